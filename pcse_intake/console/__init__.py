@@ -1,0 +1,1 @@
+"""The staff web console: server-rendered pages where caseworkers verify and approve requests."""

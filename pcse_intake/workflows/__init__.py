@@ -1,0 +1,1 @@
+"""The domain: models, the request state machine, intake, verification, approval, the outbox."""

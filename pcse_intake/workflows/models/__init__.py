@@ -1,0 +1,36 @@
+"""The SQLAlchemy models, one concern per module, re-exported here."""
+
+from pcse_intake.workflows.models.base import Base, utcnow
+from pcse_intake.workflows.models.history import HistoryEntry
+from pcse_intake.workflows.models.message import InboundMessage, MailboxState, MessageStatus
+from pcse_intake.workflows.models.outbox import OutboxMessage, OutboxStatus
+from pcse_intake.workflows.models.registry import Organisation, Person, Role
+from pcse_intake.workflows.models.request import (
+    Correction,
+    Request,
+    RequestState,
+    VerificationCall,
+    format_ref,
+)
+from pcse_intake.workflows.models.staff import Staff, StaffRole
+
+__all__ = [
+    "Base",
+    "Correction",
+    "HistoryEntry",
+    "InboundMessage",
+    "MailboxState",
+    "MessageStatus",
+    "Organisation",
+    "OutboxMessage",
+    "OutboxStatus",
+    "Person",
+    "Request",
+    "RequestState",
+    "Role",
+    "Staff",
+    "StaffRole",
+    "VerificationCall",
+    "format_ref",
+    "utcnow",
+]
