@@ -1,0 +1,51 @@
+"""The number to call back: always from the registry, never only from the e-mail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from pcse_intake.parsers import RequestKind
+from pcse_intake.workflows.fields import get_path
+from pcse_intake.workflows.models import Request
+from pcse_intake.workflows.registry import organisation
+
+# Whom PCSE phones, in order of preference (the FAQ: "we will call the new practice").
+CALL_ORDER: dict[RequestKind, tuple[str, ...]] = {
+    RequestKind.EMAIL_CHANGE: ("practice",),
+    RequestKind.MAIN_CONTACT_EXTENSION: ("new_practice", "existing_practice"),
+    RequestKind.BRANCH_SETUP: ("main_practice", "branch"),
+    RequestKind.NEW_PRACTICE_SETUP: ("new_practice", "existing_practice"),
+    RequestKind.UNKNOWN: (),
+}
+
+
+@dataclass(frozen=True)
+class NumberOnRecord:
+    phone: str  # E.164
+    ods_code: str
+    organisation_name: str
+
+
+def number_on_record(session: Session, request: Request) -> NumberOnRecord | None:
+    for role in CALL_ORDER[RequestKind(request.kind)]:
+        org = organisation(session, get_path(request.fields, f"{role}.ods_code"))
+        if org is not None and org.phone:
+            return NumberOnRecord(org.phone, org.ods_code, org.name)
+    return None
+
+
+def numbers_in_email(request: Request) -> list[str]:
+    """Numbers the e-mail gave: shown to staff as unverified, never used as the call-back."""
+    found: list[str] = []
+    for role in CALL_ORDER[RequestKind(request.kind)]:
+        phone = get_path(request.fields, f"{role}.phone")
+        if phone and phone not in found:
+            found.append(phone)
+    return found
+
+
+def mask_phone(phone: str) -> str:
+    """For history and logs: the last three digits only."""
+    return "*" * max(len(phone) - 3, 0) + phone[-3:]

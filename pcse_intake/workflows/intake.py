@@ -1,0 +1,438 @@
+"""Recording one inbound message: store it raw, parse it, and turn it into work exactly once."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from pcse_intake.config import Settings
+from pcse_intake.parsers import ParsedEmail, ParseOptions, RequestKind, parse
+from pcse_intake.workflows.checks import (
+    SUBJECT_ROLE,
+    problem,
+    recompute_problems,
+    registry_problems,
+)
+from pcse_intake.workflows.fields import compute_missing, get_path, merge
+from pcse_intake.workflows.history import record
+from pcse_intake.workflows.models import (
+    InboundMessage,
+    MessageStatus,
+    OutboxMessage,
+    Request,
+    RequestState,
+    format_ref,
+)
+from pcse_intake.workflows.progress import advance
+from pcse_intake.workflows.replies import ask_for_missing
+from pcse_intake.workflows.states import Event, is_open, transition
+
+REF_PATTERN = re.compile(r"\bPCSE-(\d{6,9})\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class MessageSource:
+    """Where a message came from in IMAP (None for files)."""
+
+    mailbox: str
+    uidvalidity: int
+    uid: int
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    message_id: int  # inbound_messages.id
+    status: MessageStatus
+    duplicate: bool  # True: these bytes (or this IMAP location) were already recorded
+    request_ref: str | None
+    outbox_ids: tuple[int, ...]
+
+
+def parse_options(settings: Settings) -> ParseOptions:
+    ours = {settings.smtp.from_address.lower(), settings.mailbox.username.lower()}
+    return ParseOptions(
+        max_message_bytes=settings.parser.max_message_bytes,
+        authserv_ids=(settings.mailbox.authserv_id,) if settings.mailbox.authserv_id else (),
+        our_addresses=tuple(sorted(a for a in ours if a)),
+    )
+
+
+def record_message(
+    session: Session,
+    raw: bytes,
+    *,
+    settings: Settings,
+    now: datetime,
+    source: MessageSource | None = None,
+    acknowledge: bool = True,
+    origin: str = "imap",
+) -> IntakeResult:
+    """Everything for one message, inside the caller's transaction; idempotent.
+
+    The raw bytes and their sha256 are stored first; then the parse, dedupe, the new request
+    or the merge into an existing one, the registry checks, the state, history and outbox.
+    The same bytes again (or the same IMAP location) report `duplicate` and queue nothing.
+    """
+    digest = hashlib.sha256(raw).hexdigest()
+    existing = _existing(session, digest, source)
+    if existing is not None and existing.status != MessageStatus.RECEIVED:
+        existing.duplicate_count += 1
+        return IntakeResult(
+            message_id=existing.id,
+            status=MessageStatus(existing.status),
+            duplicate=True,
+            request_ref=_ref_of(existing),
+            outbox_ids=(),
+        )
+    row = existing or _store(session, raw, digest, source=source, origin=origin, now=now)
+    return process_stored(session, row, settings=settings, now=now, acknowledge=acknowledge)
+
+
+def record_failure(
+    session: Session,
+    raw: bytes,
+    *,
+    error: str,
+    now: datetime,
+    source: MessageSource | None,
+    max_attempts: int,
+) -> tuple[int, bool]:
+    """Keep the raw bytes of a message that failed, count the attempt, quarantine at the limit.
+
+    Returns (attempts, quarantined).
+    """
+    digest = hashlib.sha256(raw).hexdigest()
+    row = _existing(session, digest, source)
+    if row is None:
+        row = _store(session, raw, digest, source=source, origin="imap", now=now)
+    row.attempts += 1
+    row.error = " ".join(error.split())[:2000]
+    quarantined = row.status == MessageStatus.QUARANTINED
+    if row.status == MessageStatus.RECEIVED and row.attempts >= max_attempts:
+        row.status = MessageStatus.QUARANTINED
+        quarantined = True
+        record(
+            session,
+            actor="system",
+            action="message_quarantined",
+            at=now,
+            message_id=row.id,
+            note=f"failed {row.attempts} times: {row.error[:200]}",
+        )
+    session.flush()
+    return row.attempts, quarantined
+
+
+def process_stored(
+    session: Session,
+    row: InboundMessage,
+    *,
+    settings: Settings,
+    now: datetime,
+    acknowledge: bool = True,
+    actor: str = "system",
+) -> IntakeResult:
+    """Parse a stored message and file it: a new request, a reply, triage or automated."""
+    assert row.raw is not None, "a purged message cannot be processed"
+    parsed = parse(row.raw, parse_options(settings))
+    _remember_parse(session, row, parsed)
+    record(
+        session,
+        actor=actor,
+        action="message_received",
+        at=now,
+        message_id=row.id,
+        note=f"{parsed.kind.value} from {parsed.sender or 'an unknown sender'}",
+    )
+    before = _outbox_high_water(session)
+    target = _thread_target(session, parsed)
+    ours = set(parse_options(settings).our_addresses)
+    if parsed.automated or (parsed.sender or "") in ours:
+        # Never answered (RFC 3834); linked for display when it names one of our requests.
+        row.status = MessageStatus.AUTOMATED
+        row.request_id = target.id if target is not None else None
+    elif target is not None and parsed.sender and parsed.sender == target.sender:
+        row.status = MessageStatus.REPLY
+        row.request_id = target.id
+        merge_reply(session, target, row, parsed, settings=settings, now=now)
+    elif parsed.kind is RequestKind.UNKNOWN:
+        row.status = MessageStatus.TRIAGE
+    else:
+        request = open_request(
+            session,
+            row,
+            kind=parsed.kind,
+            fields=parsed.request_json(),
+            parser_problems=[_problem_json(p) for p in parsed.problems],
+            settings=settings,
+            now=now,
+            acknowledge=acknowledge,
+            actor=actor,
+            thread=target,
+        )
+        row.status = MessageStatus.REQUEST
+        row.request_id = request.id
+    session.flush()
+    return IntakeResult(
+        message_id=row.id,
+        status=MessageStatus(row.status),
+        duplicate=False,
+        request_ref=_ref_of(row),
+        outbox_ids=_outbox_since(session, before, row.request_id),
+    )
+
+
+def open_request(
+    session: Session,
+    row: InboundMessage,
+    *,
+    kind: RequestKind,
+    fields: dict[str, Any],
+    parser_problems: list[dict[str, Any]],
+    settings: Settings,
+    now: datetime,
+    acknowledge: bool,
+    actor: str,
+    thread: Request | None = None,
+) -> Request:
+    """A new request from a message: checks, state, history and the first reply."""
+    subject_code = get_path(fields, f"{SUBJECT_ROLE[kind]}.ods_code")
+    request = Request(
+        kind=kind.value,
+        state=RequestState.RECEIVED,
+        ods_code=subject_code,
+        practice_name=get_path(fields, f"{SUBJECT_ROLE[kind]}.name"),
+        sender=row.sender,
+        received_at=now,
+        updated_at=now,
+        fields=fields,
+        missing=compute_missing(kind, fields),
+        problems=[],
+        auth_verdict=(row.parse_result or {}).get("auth_verdict", "none"),
+    )
+    session.add(request)
+    session.flush()
+    row.request_id = request.id
+    problems = list(parser_problems)
+    if thread is not None:
+        problems.append(
+            problem(
+                "thread_sender_mismatch",
+                None,
+                f"this message answers {thread.ref} but comes from {row.sender or 'nobody'},"
+                f" not {thread.sender}; it was not merged and must be verified on its own",
+            )
+        )
+    problems += registry_problems(
+        session, kind=kind, fields=fields, sender=row.sender, request_id=request.id
+    )
+    request.problems = problems
+    record(
+        session,
+        actor=actor,
+        action="received",
+        at=now,
+        request=request,
+        message_id=row.id,
+        after={"kind": kind.value, "request": fields},
+        note=f"from {row.sender or 'an unknown sender'}",
+    )
+    advance(session, request, message=row, settings=settings, now=now, acknowledge=acknowledge)
+    return request
+
+
+def merge_reply(
+    session: Session,
+    request: Request,
+    row: InboundMessage,
+    parsed: ParsedEmail,
+    *,
+    settings: Settings,
+    now: datetime,
+) -> None:
+    """The practice answered us: fill the gaps from its reply and move the request on."""
+    if not is_open(request.state):
+        record(
+            session,
+            actor="system",
+            action="reply_received",
+            at=now,
+            request=request,
+            message_id=row.id,
+            note=f"the request is already {request.state}; nothing changed",
+        )
+        return
+    fields, changed = merge(request.kind, request.fields, parsed.request_json())
+    record(
+        session,
+        actor="system",
+        action="reply_received",
+        at=now,
+        request=request,
+        message_id=row.id,
+        before={p: b for p, (b, _a) in changed.items()} or None,
+        after={p: a for p, (_b, a) in changed.items()} or None,
+        note="details added from the reply" if changed else "no new details in the reply",
+    )
+    if not changed:
+        return
+    request.fields = fields
+    request.missing = compute_missing(request.kind, fields)
+    kept = [p for p in request.problems or [] if p.get("field") not in changed]
+    fresh = [_problem_json(p) for p in parsed.problems if p.field in changed]
+    request.problems = kept + fresh
+    request.problems = recompute_problems(session, request)
+    state = RequestState(request.state)
+    if state in (RequestState.AWAITING_VERIFICATION, RequestState.VERIFIED):
+        event = Event.INFORMATION_NEEDED if request.missing else Event.DETAILS_CHANGED
+        request.state = transition(state, event, ref=request.ref)
+        _clear_verification(request)
+        record(
+            session,
+            actor="system",
+            action="details_changed",
+            at=now,
+            request=request,
+            message_id=row.id,
+            note="the practice changed details: verify again",
+        )
+        if request.missing:
+            ask_for_missing(session, request=request, message=row, now=now, settings=settings)
+        return
+    advance(session, request, message=row, settings=settings, now=now, acknowledge=True)
+
+
+def _clear_verification(request: Request) -> None:
+    request.verified_by = None
+    request.verified_at = None
+
+
+def _existing(session: Session, digest: str, source: MessageSource | None) -> InboundMessage | None:
+    condition = InboundMessage.sha256 == digest
+    if source is not None:
+        condition = or_(
+            condition,
+            (InboundMessage.mailbox == source.mailbox)
+            & (InboundMessage.uidvalidity == source.uidvalidity)
+            & (InboundMessage.uid == source.uid),
+        )
+    rows = list(
+        session.scalars(select(InboundMessage).where(condition).order_by(InboundMessage.id))
+    )
+    by_hash = [r for r in rows if r.sha256 == digest]
+    found = by_hash or rows
+    return found[0] if found else None
+
+
+def _store(
+    session: Session,
+    raw: bytes,
+    digest: str,
+    *,
+    source: MessageSource | None,
+    origin: str,
+    now: datetime,
+) -> InboundMessage:
+    row = InboundMessage(
+        sha256=digest,
+        raw=raw,
+        size=len(raw),
+        mailbox=source.mailbox if source else None,
+        uidvalidity=source.uidvalidity if source else None,
+        uid=source.uid if source else None,
+        source=origin,
+        received_at=now,
+        status=MessageStatus.RECEIVED,
+        attempts=0,
+        duplicate_count=0,
+        message_id_collision=False,
+    )
+    session.add(row)
+    session.flush()  # the raw bytes are in the transaction before anything can fail
+    return row
+
+
+def _remember_parse(session: Session, row: InboundMessage, parsed: ParsedEmail) -> None:
+    row.sender = (parsed.sender or None) and parsed.sender[:254]
+    row.subject = parsed.subject[:998] if parsed.subject else None
+    row.message_id_header = parsed.message_id[:998] if parsed.message_id else None
+    row.kind = parsed.kind.value
+    sent = parsed.date
+    if sent is not None and sent.tzinfo is None:
+        sent = sent.replace(tzinfo=UTC)
+    row.sent_at = sent
+    row.parse_result = {
+        **parsed.to_json(),
+        "sender_name": parsed.sender_name,
+        "reply_to": parsed.reply_to,
+        "in_reply_to": parsed.in_reply_to,
+        "references": list(parsed.references),
+        "date": sent.isoformat() if sent else None,
+        "automated": parsed.automated,
+        "auth_verdict": parsed.auth_verdict.value,
+        "body_text": parsed.body_text,
+        "full_text": parsed.full_text,
+    }
+    if row.message_id_header:
+        # Message-ID is only a hint (an attacker controls it): same id, other bytes -> flag both.
+        others = list(
+            session.scalars(
+                select(InboundMessage).where(
+                    InboundMessage.message_id_header == row.message_id_header,
+                    InboundMessage.id != row.id,
+                )
+            )
+        )
+        for other in others:
+            other.message_id_collision = True
+        row.message_id_collision = bool(others)
+
+
+def _thread_target(session: Session, parsed: ParsedEmail) -> Request | None:
+    """The request a message answers: a reference in the subject, or our Message-ID."""
+    match = REF_PATTERN.search(parsed.subject or "")
+    if match:
+        found = session.get(Request, int(match.group(1)))
+        if found is not None:
+            return found
+    ids = [i for i in (parsed.in_reply_to, *parsed.references) if i]
+    if not ids:
+        return None
+    request_id = session.scalar(
+        select(OutboxMessage.request_id)
+        .where(OutboxMessage.message_id_header.in_(ids), OutboxMessage.request_id.is_not(None))
+        .order_by(OutboxMessage.id.desc())
+        .limit(1)
+    )
+    return session.get(Request, request_id) if request_id is not None else None
+
+
+def _problem_json(p: Any) -> dict[str, Any]:
+    return {"code": p.code, "field": p.field, "message": p.message}
+
+
+def _ref_of(row: InboundMessage) -> str | None:
+    return format_ref(row.request_id) if row.request_id is not None else None
+
+
+def _outbox_high_water(session: Session) -> int:
+    session.flush()
+    return session.scalar(select(OutboxMessage.id).order_by(OutboxMessage.id.desc()).limit(1)) or 0
+
+
+def _outbox_since(session: Session, high_water: int, request_id: int | None) -> tuple[int, ...]:
+    if request_id is None:
+        return ()  # triage and automated mail are never answered
+    return tuple(
+        session.scalars(
+            select(OutboxMessage.id)
+            .where(OutboxMessage.id > high_water, OutboxMessage.request_id == request_id)
+            .order_by(OutboxMessage.id)
+        )
+    )
