@@ -1,6 +1,7 @@
 """The SQLAlchemy models, one concern per module, re-exported here."""
 
 from pcse_intake.workflows.models.base import Base, utcnow
+from pcse_intake.workflows.models.console_session import ConsoleSession, SignInAttempt
 from pcse_intake.workflows.models.history import HistoryEntry
 from pcse_intake.workflows.models.message import InboundMessage, MailboxState, MessageStatus
 from pcse_intake.workflows.models.outbox import OutboxMessage, OutboxStatus
@@ -16,6 +17,7 @@ from pcse_intake.workflows.models.staff import Staff, StaffRole
 
 __all__ = [
     "Base",
+    "ConsoleSession",
     "Correction",
     "HistoryEntry",
     "InboundMessage",
@@ -28,6 +30,7 @@ __all__ = [
     "Request",
     "RequestState",
     "Role",
+    "SignInAttempt",
     "Staff",
     "StaffRole",
     "VerificationCall",

@@ -1,0 +1,125 @@
+"""Per-request dependencies: the transaction, the clock, who is signed in, and the checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from pcse_intake.config import Settings
+from pcse_intake.console import csrf
+from pcse_intake.console.permissions import Action, allowed
+from pcse_intake.console.session_store import SignedIn, find_session
+
+
+@dataclass(frozen=True)
+class ConsoleState:
+    """What create_app was given, kept on `app.state.console`."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    clock: Callable[[], datetime]
+
+    @property
+    def session_cookie(self) -> str:
+        # The __Host- prefix pins the cookie to this origin; browsers accept it only if Secure.
+        return "__Host-pcse_session" if self.settings.console.secure_cookies else "pcse_session"
+
+    @property
+    def signin_cookie(self) -> str:
+        return "__Host-pcse_signin" if self.settings.console.secure_cookies else "pcse_signin"
+
+
+def console_state(request: Request) -> ConsoleState:
+    state: ConsoleState = request.app.state.console
+    return state
+
+
+State = Annotated[ConsoleState, Depends(console_state)]
+
+
+def database(state: State) -> Iterator[Session]:
+    """One transaction per request, committed before the response is sent.
+
+    A refusal (an HTTPException such as 401 or 403) still commits: what it recorded (a session
+    ended by a timeout) must stick; the workflow changes nothing before it refuses. Any other
+    exception rolls everything back.
+    """
+    with state.sessions() as session:
+        session.begin()
+        try:
+            yield session
+        except HTTPException:
+            session.commit()
+            raise
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()
+
+
+# scope="function": the commit happens before the response leaves, so a page that says
+# "done" is never followed by a failed commit.
+DbSession = Annotated[Session, Depends(database, scope="function")]
+
+
+def now(state: State) -> datetime:
+    return state.clock()
+
+
+Now = Annotated[datetime, Depends(now)]
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+class SignInRequired(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(status_code=401, detail="Sign in to continue.")
+
+
+def signed_in(request: Request, state: State, session: DbSession, moment: Now) -> SignedIn:
+    """The signed-in staff member, or 401 (no, ended, timed-out or disabled session)."""
+    who = find_session(
+        session,
+        token=request.cookies.get(state.session_cookie),
+        now=moment,
+        settings=state.settings.console,
+    )
+    if who is None:
+        raise SignInRequired()
+    request.state.signed_in = who  # for the page layout (name, sign-out form)
+    return who
+
+
+Who = Annotated[SignedIn, Depends(signed_in)]
+
+
+async def csrf_checked(request: Request, who: Who) -> SignedIn:
+    """403 unless the POST carries this session's anti-forgery token and is not cross-site."""
+    form = await request.form()
+    token = form.get("csrf_token")
+    if csrf.cross_site(request) or not csrf.tokens_match(
+        who.csrf_token, token if isinstance(token, str) else None
+    ):
+        raise HTTPException(
+            status_code=403,
+            detail="The form could not be checked. Go back, reload the page and try again.",
+        )
+    return who
+
+
+Poster = Annotated[SignedIn, Depends(csrf_checked)]
+
+
+def require(who: SignedIn, action: Action) -> None:
+    """403 unless the signed-in person's role may do `action` (checked on every action)."""
+    if not allowed(who.role, action):
+        raise HTTPException(
+            status_code=403, detail=f"Your role ({who.role}) does not allow you to {action.value}."
+        )

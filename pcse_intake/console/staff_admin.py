@@ -1,0 +1,124 @@
+"""Staff account administration behind the console: list, change role, disable, unlock.
+
+Each change is audited in the shared history (through `workflows.history.record`) and, where
+it takes access away, ends the account's sessions at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pcse_intake.console.session_store import end_sessions_of
+from pcse_intake.workflows import history
+from pcse_intake.workflows.errors import NotPermitted
+from pcse_intake.workflows.models import ConsoleSession, Staff, StaffRole
+
+
+class UnknownStaff(NotPermitted):
+    """No staff account has that username."""
+
+
+@dataclass(frozen=True)
+class StaffRow:
+    username: str
+    role: str
+    locked: bool
+    disabled: bool
+    failed_logins: int
+    last_login_at: datetime | None
+    live_sessions: int
+
+
+def list_staff(session: Session) -> list[StaffRow]:
+    live = (
+        select(ConsoleSession.staff_id, func.count(ConsoleSession.id).label("n"))
+        .where(ConsoleSession.ended_at.is_(None))
+        .group_by(ConsoleSession.staff_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Staff, func.coalesce(live.c.n, 0))
+        .outerjoin(live, live.c.staff_id == Staff.id)
+        .order_by(Staff.username)
+    ).all()
+    return [
+        StaffRow(s.username, s.role, s.locked, s.disabled, s.failed_logins, s.last_login_at, n)
+        for s, n in rows
+    ]
+
+
+def _account(session: Session, username: str) -> Staff:
+    staff = session.scalars(select(Staff).where(Staff.username == username)).one_or_none()
+    if staff is None:
+        raise UnknownStaff(f"there is no staff account called {username!r}")
+    return staff
+
+
+def _refuse_self(by: str, username: str, what: str) -> None:
+    # An admin cannot remove their own access: it would leave nobody to undo the mistake.
+    if by == username:
+        raise NotPermitted(f"you cannot {what} your own account; ask another administrator")
+
+
+def change_role(session: Session, *, username: str, role: str, by: str, now: datetime) -> None:
+    if role not in {r.value for r in StaffRole}:
+        raise NotPermitted(f"{role!r} is not a role (verifier, approver or admin)")
+    _refuse_self(by, username, "change the role of")
+    staff = _account(session, username)
+    before = staff.role
+    if before == role:
+        return
+    staff.role = role
+    end_sessions_of(session, staff_id=staff.id, now=now, reason="role_changed")
+    _audit(session, staff, by, now, "staff_role_changed", {"role": before}, {"role": role})
+
+
+def set_disabled(
+    session: Session, *, username: str, disabled: bool, by: str, now: datetime
+) -> None:
+    if disabled:
+        _refuse_self(by, username, "disable")
+    staff = _account(session, username)
+    if staff.disabled == disabled:
+        return
+    staff.disabled = disabled
+    if disabled:
+        end_sessions_of(session, staff_id=staff.id, now=now, reason="account_disabled")
+    action = "staff_disabled" if disabled else "staff_enabled"
+    _audit(session, staff, by, now, action, {"disabled": not disabled}, {"disabled": disabled})
+
+
+def unlock(session: Session, *, username: str, by: str, now: datetime) -> None:
+    staff = _account(session, username)
+    if not staff.locked and staff.failed_logins == 0:
+        return
+    before = {"locked": staff.locked, "failed_logins": staff.failed_logins}
+    staff.locked, staff.failed_logins = False, 0
+    _audit(session, staff, by, now, "staff_unlocked", before, {"locked": False, "failed_logins": 0})
+
+
+def _audit(
+    session: Session,
+    staff: Staff,
+    by: str,
+    now: datetime,
+    action: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> None:
+    history.record(
+        session,
+        actor=by,
+        action=action,
+        at=now,
+        entity="staff",
+        entity_id=staff.id,
+        before=before,
+        after=after,
+        note=f"staff account {staff.username}",
+    )
