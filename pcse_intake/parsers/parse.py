@@ -1,11 +1,146 @@
-"""The parser's entry point: one raw message to one `ParsedEmail` (stub until the parser lands)."""
+"""The parser's entry point: one raw message to one `ParsedEmail`, whatever the bytes."""
 
 from __future__ import annotations
 
-from pcse_intake.parsers.model import ParsedEmail, ParseOptions, RequestKind
+import re
+from email.message import Message
+
+from pcse_intake.parsers import headers as hd
+from pcse_intake.parsers.classify import classify
+from pcse_intake.parsers.extract import extract
+from pcse_intake.parsers.html_text import html_to_text
+from pcse_intake.parsers.mime import Body, parse_headers, read_body, split_head
+from pcse_intake.parsers.model import AuthVerdict, ParsedEmail, ParseOptions, Problem, RequestKind
+from pcse_intake.parsers.quoting import read_body as read_text
+from pcse_intake.parsers.validate import missing, problems
+
+MALFORMED = "malformed_message"
+# Headers whose repetition makes identity ambiguous: we flag it and trust none of them.
+_SINGLE = ("From", "Sender", "Subject", "Message-ID", "Date", "Reply-To", "Content-Type")
 
 
 def parse(raw: bytes, options: ParseOptions | None = None) -> ParsedEmail:
     """Read one raw message; never raises, whatever the bytes."""
-    del raw, options
-    return ParsedEmail(kind=RequestKind.UNKNOWN)
+    options = options or ParseOptions()
+    try:
+        return _parse(bytes(raw), options)
+    except Exception as exc:  # the one last resort: a defect of ours must not lose mail
+        return ParsedEmail(
+            kind=RequestKind.UNKNOWN,
+            problems=(
+                Problem(MALFORMED, None, f"The message could not be read ({type(exc).__name__})."),
+            ),
+        )
+
+
+def _parse(raw: bytes, options: ParseOptions) -> ParsedEmail:
+    head, body_start = split_head(raw)
+    headers = parse_headers(head)
+    found: list[Problem] = []
+    defects: list[str] = []
+    duplicated = [n for n in _SINGLE if len(headers.get_all(n) or []) > 1]
+    if duplicated:
+        defects.append("repeated " + ", ".join(duplicated))
+    subject = "" if "Subject" in duplicated else hd.decode_header_value(headers.get("Subject"))
+    if hd.header_has_unknown_charset(headers.get("Subject")):
+        defects.append("unknown charset in Subject")
+    mailbox = None if "From" in duplicated else hd.first_mailbox(headers.get("From"))
+    reply_to = hd.first_mailbox(headers.get("Reply-To"))
+    verdict = hd.auth_verdict(headers, options.authserv_ids)
+    common = {
+        "sender": mailbox.address if mailbox else None,
+        "sender_name": mailbox.name if mailbox else None,
+        "reply_to": reply_to.address if reply_to else None,
+        "message_id": None
+        if "Message-ID" in duplicated
+        else hd.message_id(headers.get("Message-ID")),
+        "in_reply_to": hd.message_id(headers.get("In-Reply-To")),
+        "references": hd.message_ids(headers.get("References")),
+        "subject": subject,
+        "date": hd.parse_date(headers.get("Date")),
+        "auth_verdict": verdict,
+    }
+    if verdict is AuthVerdict.FAIL:
+        found.append(
+            Problem(
+                "sender_not_authenticated",
+                None,
+                "Our mail server could not confirm the sender (DMARC failed).",
+            )
+        )
+    if len(raw) > options.max_message_bytes:
+        found.append(
+            Problem(
+                "message_too_large",
+                None,
+                f"The message is {len(raw)} bytes, over the {options.max_message_bytes} limit.",
+            )
+        )
+        automated = hd.is_automated(headers, subject, common["sender"], False)  # type: ignore[arg-type]
+        return ParsedEmail(
+            kind=RequestKind.UNKNOWN, problems=tuple(found), automated=automated, **common
+        )  # type: ignore[arg-type]
+
+    body = read_body(raw, headers, body_start)
+    defects.extend(body.defects)
+    full_text = _full_text(body)
+    automated = hd.is_automated(headers, subject, common["sender"], body.delivery_report)  # type: ignore[arg-type]
+    names = _sender_names(common["sender_name"], common["sender"])  # type: ignore[arg-type]
+    reading = read_text(full_text, subject, names)
+    own = "\n\n".join(t for t in (reading.own, reading.forwarded) if t)
+    if automated:
+        kind = RequestKind.UNKNOWN
+        found.append(Problem("automated_message", None, "An auto-reply, bounce or list message."))
+    else:
+        kind = classify(subject, own)
+    parties = extract(kind, own, subject, common["sender"])  # type: ignore[arg-type]
+    if kind is not RequestKind.UNKNOWN:
+        found = problems(kind, parties) + found
+    if defects:
+        found.append(
+            Problem(
+                MALFORMED,
+                None,
+                "Part of the message could not be decoded: " + "; ".join(defects[:5]) + ".",
+            )
+        )
+    return ParsedEmail(
+        kind=kind,
+        parties=tuple(parties.items()),
+        missing=missing(kind, parties),
+        problems=tuple(found),
+        automated=automated,
+        body_text=own,
+        full_text=full_text,
+        **common,  # type: ignore[arg-type]
+    )
+
+
+def _full_text(body: Body) -> str:
+    texts = [html_to_text(p.text) if p.html else p.text for p in body.parts]
+    text = "\n\n".join(t.strip("\n") for t in texts if t.strip())
+    return re.sub(r"[ \t]+\n", "\n", text)
+
+
+def _sender_names(display: str | None, address: str | None) -> tuple[str, ...]:
+    """How the sender may sign: 'HEWITT, Barry (THORPE EDGE SURGERY)' -> Barry, Barry Hewitt."""
+    names: list[str] = []
+    if display:
+        plain = re.sub(r"\([^)]*\)", "", display).strip()
+        if "," in plain:
+            last, first = (p.strip() for p in plain.split(",", 1))
+            plain = f"{first} {last.title() if last.isupper() else last}"
+        words = plain.split()
+        if words:
+            names.extend([plain, words[0]])
+    if address:
+        local = address.split("@")[0]
+        parts = [p for p in re.split(r"[._-]", local) if p.isalpha()]
+        if len(parts) >= 2:
+            names.extend([parts[0], f"{parts[0]} {parts[-1]}"])
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
+def headers_only(raw: bytes) -> Message:
+    """The header block alone (for callers that must not decode a body)."""
+    return parse_headers(split_head(raw)[0])

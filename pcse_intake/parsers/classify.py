@@ -1,0 +1,103 @@
+"""Which of the four requests (or none) a message makes, from its subject and body together."""
+
+from __future__ import annotations
+
+import re
+
+from pcse_intake.parsers import normalise as nf
+from pcse_intake.parsers.model import RequestKind
+
+_EXTEND = re.compile(
+    r"\bextend(?:ed|ing)?\b[^.?!]{0,80}\bmain contact\b|\bmain contact\b[^.?!]{0,80}\bextend(?:ed|ing)?\b|"
+    r"\bextension of (?:the |our )?main contact\b|\badd(?:ed)? (?:the|our|my) (?:new )?(?:practice|pharmacy)"
+    r"[^.?!]{0,40}\b(?:account|main contact)\b",
+    re.I,
+)
+_BRANCH = re.compile(r"\bbranch(?:es)?\b|\bmerg(?:er|ed|ing)\b", re.I)
+_NEW_PRACTICE = re.compile(
+    r"\bnew\s+(?:gp\s+|dental\s+|community\s+)?(?:practice|pharmacy|surgery|optician'?s?|"
+    r"organi[sz]ation|dental practice|dentist|premises)\b"
+    r"(?!\s*(?:e-?mail|mailbox|address|manager|lead|administrator|staff|team|inbox))|"
+    r"\b(?:just|recently|newly)\s+opened\b|\bset (?:us|it|them) up\b|\bgive us access\b|"
+    r"\baccess to pcse online\b|\bnewly registered\b|\bnew (?:ods|organi[sz]ation) code\b",
+    re.I,
+)
+_EMAIL_CHANGE = re.compile(
+    r"\b(?:practice|our|the|generic|shared|surgery|pharmacy|nhs\.?net|organi[sz]ation(?:al)?)\s+"
+    r"(?:e-?mail|mailbox|inbox)(?:\s+address)?\b|\be-?mail address\b|\bmailbox\b|"
+    r"\bswitch us over\b|\bstop using\b[^.]{0,60}@|\bwould like everything sent to\b",
+    re.I,
+)
+_CHANGE_VERB = re.compile(
+    r"\b(update|updating|change|changed|changing|amend|amending|switch|replace|stop using|"
+    r"new|use|using|moving|move|sent to|correct)\b",
+    re.I,
+)
+# Other business: questions and tasks that are not one of the four requests.
+_OTHER = re.compile(
+    r"\b(deactivat\w*|leaver|left the practice|has left|password|log ?in details|locked out|"
+    r"stationery|supplies|order|boxes|invoice|pension|accountant|change (?:of |the |our )?main contact"
+    r"|new main contact|main contact (?:change|is changing)|phone number (?:has )?change|"
+    r"telephone number (?:has )?change|unsubscribe)\b",
+    re.I,
+)
+_QUESTION = re.compile(
+    r"\b(how (?:do|can|would|should|long)|what(?:'s| is) the process|what do (?:i|we) need|"
+    r"do (?:i|we) need|is there a form|where (?:do|can)|can you tell|could you tell|"
+    r"who (?:do|should))\b",
+    re.I,
+)
+
+
+def classify(subject: str, text: str) -> RequestKind:
+    """Decide the request kind; anything that is not clearly one of the four is `unknown`."""
+    subject_clean = re.sub(r"^\s*((re|fw|fwd|aw)\s*:\s*)+", "", subject, flags=re.I)
+    both = f"{subject_clean}\n{text}"
+    details = _has_details(text)
+    if _QUESTION.search(both) and not details:
+        return RequestKind.UNKNOWN
+    extend = bool(_EXTEND.search(both))
+    branch = bool(_BRANCH.search(both))
+    new = bool(_NEW_PRACTICE.search(both))
+    email = bool(_EMAIL_CHANGE.search(both)) and bool(_CHANGE_VERB.search(both))
+    if branch and (not extend or _branch_code(text) or len(_BRANCH.findall(both)) >= 2):
+        return RequestKind.BRANCH_SETUP if details else RequestKind.UNKNOWN
+    if extend:
+        return RequestKind.MAIN_CONTACT_EXTENSION if details else RequestKind.UNKNOWN
+    if email and _email_change_shape(text):
+        return RequestKind.EMAIL_CHANGE
+    if _OTHER.search(both):
+        return RequestKind.UNKNOWN
+    if new and details:
+        return RequestKind.NEW_PRACTICE_SETUP
+    if email and details:
+        return RequestKind.EMAIL_CHANGE
+    return RequestKind.UNKNOWN
+
+
+def _has_details(text: str) -> bool:
+    """Does the text give anything concrete (a code, an address, a phone, a mailbox)?"""
+    return bool(
+        nf.find_ods(text)
+        or nf.POSTCODE.search(text)
+        or nf.EMAIL.search(text)
+        or nf.PHONE.search(text)
+        or re.search(r"\bcode\s*[:\-]", text, re.I)
+    )
+
+
+def _branch_code(text: str) -> bool:
+    return any(len(code) == 9 for code in nf.find_ods(text))
+
+
+def _email_change_shape(text: str) -> bool:
+    """An e-mail change gives practice mailboxes that are not a contact's (the new one at
+    least), and no practice address/phone block of a set-up request."""
+    emails = nf.find_emails(text)
+    if not emails:
+        return False
+    if re.search(r"\bmain contact\b", text, re.I) and not re.search(
+        r"\b(current|old|new) (practice )?e-?mail", text, re.I
+    ):
+        return False
+    return True

@@ -1,0 +1,159 @@
+"""Header reading: encoded words, addresses, dates, Authentication-Results, automated mail."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from email.header import decode_header
+from email.message import Message
+from email.utils import getaddresses, parsedate_to_datetime
+
+from pcse_intake.parsers.mime import decode_text
+from pcse_intake.parsers.model import AuthVerdict
+
+# Header values are cut to this many characters before any parsing, so a crafted header
+# (100k addresses, ';'-stuffing) costs at most a few milliseconds.
+MAX_HEADER_CHARS = 4096
+MAX_AUTH_HEADERS = 20
+
+_ADDR_SPEC = re.compile(r"^[^\s@<>(),;:\"\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+_MSG_ID = re.compile(r"<[^<>\s]{1,500}>")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_COMMENT = re.compile(r"\([^()]*\)")
+_DMARC = re.compile(r"\bdmarc\s*=\s*([a-z]+)", re.IGNORECASE)
+_AUTOMATED_SUBJECT = re.compile(
+    r"^\s*(automatic reply|auto(?:matic)?[- ]?reply|out of (?:the )?office|undeliverable|"
+    r"undelivered mail|delivery status notification|delivery (?:has )?failed|"
+    r"mail delivery (?:failed|failure)|returned mail|failure notice)\b",
+    re.IGNORECASE,
+)
+_DAEMON_SENDER = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply)@", re.I)
+
+
+def decode_header_value(value: str | None) -> str:
+    """A header value as one clean line: encoded words decoded, raw 8-bit bytes read as
+    UTF-8 or windows-1252, unknown charsets replaced, CR/LF/NUL turned into spaces."""
+    if value is None:
+        return ""
+    value = str(value)[:MAX_HEADER_CHARS]
+    try:
+        pieces = decode_header(value)
+    except Exception:  # email.errors.HeaderParseError and friends on crafted words
+        pieces = [(value, None)]
+    out: list[str] = []
+    for chunk, charset in pieces:
+        if isinstance(chunk, str):
+            out.append(_undo_surrogates(chunk))
+        else:
+            out.append(decode_text(chunk, charset or "utf-8")[0])
+    return " ".join(_CONTROL.sub(" ", "".join(out)).split())
+
+
+def header_has_unknown_charset(value: str | None) -> bool:
+    if value is None:
+        return False
+    try:
+        pieces = decode_header(str(value)[:MAX_HEADER_CHARS])
+    except Exception:
+        return True
+    return any(isinstance(c, bytes) and decode_text(c, cs)[1] for c, cs in pieces if cs)
+
+
+def _undo_surrogates(text: str) -> str:
+    """compat32 keeps raw 8-bit header bytes as surrogate escapes; read them as text."""
+    if text.isascii() or not any("\udc80" <= ch <= "\udcff" for ch in text):
+        return text
+    data = text.encode("utf-8", "surrogateescape")
+    return decode_text(data, None)[0]
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    address: str
+    name: str | None
+
+
+def first_mailbox(value: str | None) -> Mailbox | None:
+    """The first well-formed mailbox in an address header, address lower-cased."""
+    if not value:
+        return None
+    text = _undo_surrogates(str(value)[:MAX_HEADER_CHARS])
+    text = _CONTROL.sub(" ", text)
+    for name, address in getaddresses([text])[:10]:
+        address = address.strip().lower()
+        if address and _ADDR_SPEC.match(address):
+            display = decode_header_value(name) if name else ""
+            return Mailbox(address, display or None)
+    return None
+
+
+def message_id(value: str | None) -> str | None:
+    if not value:
+        return None
+    found = _MSG_ID.search(str(value)[:MAX_HEADER_CHARS])
+    return found.group(0) if found else None
+
+
+def message_ids(value: str | None, limit: int = 50) -> tuple[str, ...]:
+    if not value:
+        return ()
+    return tuple(_MSG_ID.findall(str(value)[: MAX_HEADER_CHARS * 4])[:limit])
+
+
+def parse_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(str(value)[:200])
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def auth_verdict(headers: Message, authserv_ids: tuple[str, ...]) -> AuthVerdict:
+    """DMARC as our own MTA reported it (RFC 8601 section 5).
+
+    Headers are listed top-most first: each relay prepends its own. With ids configured,
+    only a header whose authserv-id is one of ours counts (the others may be forged or
+    were added elsewhere); with none configured, the top-most header counts.
+    """
+    ours = {i.strip().lower() for i in authserv_ids if i.strip()}
+    for value in (headers.get_all("Authentication-Results") or [])[:MAX_AUTH_HEADERS]:
+        text = _CONTROL.sub(" ", str(value)[:MAX_HEADER_CHARS])
+        for _ in range(3):  # comments may nest a little; each pass removes one level
+            text = _COMMENT.sub(" ", text)
+        serv_id = text.split(";", 1)[0].split()
+        if ours and (not serv_id or serv_id[0].lower() not in ours):
+            continue
+        found = _DMARC.search(text)
+        if found is None:
+            return AuthVerdict.NONE
+        result = found.group(1).lower()
+        if result == "pass":
+            return AuthVerdict.PASS
+        if result == "fail":
+            return AuthVerdict.FAIL
+        return AuthVerdict.NONE
+    return AuthVerdict.NONE
+
+
+def is_automated(headers: Message, subject: str, sender: str | None, report: bool) -> bool:
+    """Auto-replies, bounces and list mail: RFC 3834 Auto-Submitted, DSNs (RFC 3464),
+    Precedence bulk/junk/list, list headers (RFC 2369/2919), and the subjects and
+    sender names that auto-responders without those headers still use."""
+    auto = str(headers.get("Auto-Submitted", "")).strip().lower()
+    if auto and not auto.startswith("no"):
+        return True
+    if str(headers.get("Precedence", "")).strip().lower() in {"bulk", "junk", "list"}:
+        return True
+    if headers.get("List-Id") or headers.get("List-Unsubscribe") or headers.get("List-Post"):
+        return True
+    if headers.get("X-Autoreply") or headers.get("X-Autorespond"):
+        return True
+    if report or headers.get_content_type() == "multipart/report":
+        return True
+    if str(headers.get("Return-Path", "")).strip() == "<>":
+        return True
+    if sender and _DAEMON_SENDER.match(sender):
+        return True
+    return bool(_AUTOMATED_SUBJECT.match(subject))

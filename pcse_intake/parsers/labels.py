@@ -1,0 +1,98 @@
+"""What a label means: the field it names and the party it points at, as practices write them
+("Pratice code", "ODS", "Org code", "Practice email (current)", the FAQ's long bullets)."""
+
+from __future__ import annotations
+
+import re
+
+# Generic roles a label or heading may point at; extract.py maps them onto each kind's roles.
+MAIN, BRANCH, EXISTING, NEW = "main", "branch", "existing", "new"
+
+_ORG_NOUN = r"(?:practice|pharmacy|pharmacies|surgery|organi[sz]ation|site|dental(?: practice)?|dentist|opticians?|clinic|premises|store|branch|location)"
+_ROLE_CUES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\bbranch(es)?\b|\bmerged\b|\bmerger\b"), BRANCH),
+    (re.compile(r"\bmain (practice|site|surgery|organi[sz]ation)\b|\bparent practice\b"), MAIN),
+    (
+        re.compile(
+            rf"\b(existing|current|old|present|original|first)\s+{_ORG_NOUN}\b|^existing\b|"
+            r"\balready (?:the |a )?main contact\b|^current\b(?!\s+e-?mail)"
+        ),
+        EXISTING,
+    ),
+    (
+        re.compile(
+            rf"\b(new|second|additional|another)\s+(?:gp\s+|community\s+)?{_ORG_NOUN}\b|^new\b"
+        ),
+        NEW,
+    ),
+)
+
+_EMAIL_WORD = re.compile(r"\be-?mail\b|\bmail ?box\b|\bnhs\.?net\b")
+_PHONE_WORD = re.compile(
+    r"\b(tel|telephone|phone|mobile|landline|contact number|phone number|number)\b"
+)
+_CONTACT_WORD = re.compile(r"\bcontact\b|\bnominated\b|\buser admin")
+_CODE_WORD = re.compile(r"\b(ods|code|org code|organi[sz]ation code|national code)\b")
+_NAME_WORD = re.compile(
+    rf"\bname\b|^(the )?(main |existing |new |current |branch )*{_ORG_NOUN}s?$|"
+    r"^(main|existing|new|current|branch)$|^(main|existing|new|current)\s+(one|details)$"
+)
+_CURRENT_WORD = re.compile(r"\b(current|old|existing|present|from|previous|was)\b")
+_NEW_WORD = re.compile(r"\b(new|to|future|replacement|will be)\b")
+
+
+def normalise_label(label: str) -> str:
+    label = label.lower().replace("\u2019", "'")
+    label = re.sub(r"[*_•·>\[\]]", " ", label)
+    label = label.replace("pratice", "practice").replace("practise", "practice")
+    label = label.replace("adress", "address").replace("telphone", "telephone")
+    label = label.replace("e mail", "email")
+    return " ".join(label.split()).strip(" .:-")
+
+
+def role_of(label: str) -> str | None:
+    """The generic role a label or heading points at, if it names one."""
+    text = normalise_label(label)
+    for pattern, role in _ROLE_CUES:
+        if pattern.search(text):
+            return role
+    return None
+
+
+def field_of(label: str) -> str | None:
+    """The field a label names: name, ods_code, org_type, address, phone, contact_name,
+    contact_email, current_email, new_email, email (an e-mail of unclear purpose)."""
+    text = normalise_label(label)
+    if not text or len(text) > 120:
+        return None
+    if _EMAIL_WORD.search(text):
+        if _CONTACT_WORD.search(text):
+            return "contact_email"
+        if _CURRENT_WORD.search(text):
+            return "current_email"
+        if _NEW_WORD.search(text):
+            return "new_email"
+        return "email"
+    if _PHONE_WORD.search(text):
+        return "phone"
+    if _CONTACT_WORD.search(text):
+        return "contact_name"
+    if re.search(r"\baddress\b|\bpostcode\b|\blocation\b", text):
+        if re.search(r"\bold\b|\bcurrent\b", text) and "practice address" not in text:
+            return "address_or_current"
+        if re.search(r"\bnew address\b", text):
+            return "address_or_new"
+        return "address"
+    if re.search(r"\btype\b|\bsector\b|\bcategory\b", text):
+        return "org_type"
+    if _CODE_WORD.search(text):
+        return "ods_code"
+    if re.search(r"\b(title)\b", text):
+        return "contact_name"
+    if _NAME_WORD.search(text):
+        return "name"
+    if re.fullmatch(r"(current|old|from)", text):
+        return "current_email_or_name"
+    if re.fullmatch(r"(new|to)", text):
+        return "new_email_or_name"
+    return None

@@ -1,0 +1,155 @@
+"""What the sender wrote: quoted replies cut, forwarded requests kept, signatures and
+NHSmail disclaimers set aside."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_FORWARD_MARK = re.compile(
+    r"^\s*(-{2,}\s*forwarded message\s*-{2,}|begin forwarded message:?|"
+    r"-{2,}\s*original message\s*-{2,})\s*$",
+    re.IGNORECASE,
+)
+_ON_WROTE = re.compile(r"^\s*On\b.{0,300}\bwrote:\s*$", re.IGNORECASE)
+_ON_START = re.compile(r"^\s*On\s.{0,200}(\d{4}|\d{1,2}:\d{2})", re.IGNORECASE)
+_RULE = re.compile(r"^\s*_{8,}\s*$")
+_HEADER_LINE = re.compile(r"^\s*\*?(From|Sent|Date|To|Cc|Subject)\s*:\*?\s*", re.IGNORECASE)
+_QUOTED = re.compile(r"^\s*>")
+_FORWARD_SUBJECT = re.compile(r"^\s*(fwd?|fw)\s*:", re.IGNORECASE)
+_SIG_DASHES = re.compile(r"^--\s*$")
+_SENT_FROM = re.compile(r"^\s*(sent from (my )?\w+|get outlook for \w+)", re.IGNORECASE)
+_SEPARATOR = re.compile(r"^\s*[-_=*~]{5,}\s*$")
+_VALEDICTION = re.compile(
+    r"^\s*(kind(est)? regards|warm(est)? regards|best regards|many thanks|thanks again|"
+    r"with thanks|thanks|thank you|regards|best wishes|all the best|best|cheers|"
+    r"yours (sincerely|faithfully|truly)|sincerely)\b[\s,.!]*(\w[\w .'-]{0,40})?$",
+    re.IGNORECASE,
+)
+_DISCLAIMER_WORDS = (
+    "confidential",
+    "intended recipient",
+    "addressed",
+    "delete",
+    "monitored",
+    "privileged",
+    "disclaimer",
+    "nhsmail",
+    "unauthorised",
+    "virus",
+    "by mistake",
+    "in error",
+)
+# A signature block after a valediction is short; a longer tail is more of the request.
+MAX_SIGNATURE_LINES = 10
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A body split by who wrote what."""
+
+    own: str  # what the sender wrote now, signature and disclaimer removed
+    forwarded: str  # a forwarded request (the request itself), cleaned the same way
+    signature: str  # the sender's sign-off block (tells who "we" are; not request data)
+
+
+def read_body(text: str, subject: str, sender_names: tuple[str, ...] = ()) -> Reading:
+    lines = text.split("\n")
+    cut, forward_start = _find_history(lines, bool(_FORWARD_SUBJECT.match(subject)))
+    own_lines = lines[:cut]
+    forwarded = ""
+    forwarded_sig = ""
+    if forward_start is not None:
+        inner = _skip_header_block(lines[forward_start:])
+        inner_cut, _ = _find_history(inner, False)
+        forwarded, forwarded_sig = _strip_tail(inner[:inner_cut], ())
+    own, signature = _strip_tail(own_lines, sender_names)
+    return Reading(own, forwarded, "\n".join(s for s in (signature, forwarded_sig) if s))
+
+
+def _find_history(lines: list[str], forwarded_subject: bool) -> tuple[int, int | None]:
+    """Where quoted history begins, and where a forwarded message begins (if it is one)."""
+    for i, line in enumerate(lines):
+        if _FORWARD_MARK.match(line):
+            is_forward = "original" not in line.lower() or forwarded_subject
+            return i, (i + 1 if is_forward else None)
+        if _ON_WROTE.match(line) or (
+            _ON_START.match(line) and i + 1 < len(lines) and lines[i + 1].strip().endswith("wrote:")
+        ):
+            return i, None
+        if _QUOTED.match(line):
+            return i, None
+        if _RULE.match(line) and _header_follows(lines, i + 1):
+            return i, (i + 1 if forwarded_subject else None)
+        if re.match(r"^\s*\*?From\s*:", line, re.IGNORECASE) and _header_follows(lines, i):
+            return i, (i if forwarded_subject else None)
+    return len(lines), None
+
+
+def _header_follows(lines: list[str], start: int) -> bool:
+    """An Outlook header block: From: then Sent:/Date: within the next few lines."""
+    window = [ln for ln in lines[start : start + 6] if ln.strip()]
+    if not window or not re.match(r"^\s*\*?From\s*:", window[0], re.IGNORECASE):
+        return False
+    return any(re.match(r"^\s*\*?(Sent|Date)\s*:", ln, re.IGNORECASE) for ln in window[1:5])
+
+
+def _skip_header_block(lines: list[str]) -> list[str]:
+    i = 0
+    while i < len(lines) and not lines[i].strip():
+        i += 1
+    while i < len(lines) and (
+        _HEADER_LINE.match(lines[i]) or (lines[i].startswith((" ", "\t")) and lines[i].strip())
+    ):
+        i += 1
+    return lines[i:]
+
+
+def _strip_tail(lines: list[str], sender_names: tuple[str, ...]) -> tuple[str, str]:
+    """Remove the disclaimer, then the signature; return (text, signature)."""
+    end = len(lines)
+    for i, line in enumerate(lines):
+        if _SIG_DASHES.match(line) or _SENT_FROM.match(line):
+            end = i
+            break
+        if _is_disclaimer_start(lines, i):
+            end = i
+            break
+    body = lines[:end]
+    sig_start = _signature_start(body, sender_names)
+    text = "\n".join(body[:sig_start]).strip()
+    signature = "\n".join(body[sig_start:]).strip()
+    return text, signature
+
+
+def _is_disclaimer_start(lines: list[str], i: int) -> bool:
+    line = lines[i]
+    if _SEPARATOR.match(line):
+        paragraph = " ".join(lines[i + 1 : i + 8]).lower()
+    elif i == 0 or not lines[i - 1].strip():
+        paragraph = " ".join(lines[i : i + 6]).lower()
+    else:
+        return False
+    hits = sum(word in paragraph for word in _DISCLAIMER_WORDS)
+    return hits >= 3 or (hits >= 2 and _SEPARATOR.match(line) is not None)
+
+
+def _signature_start(lines: list[str], sender_names: tuple[str, ...]) -> int:
+    """The line where the sign-off begins: a valediction, or the sender's own name alone
+    on a line, in the last MAX_SIGNATURE_LINES non-empty lines."""
+    filled = [i for i, ln in enumerate(lines) if ln.strip()]
+    tail = filled[-MAX_SIGNATURE_LINES:]
+    names = {n.lower() for n in sender_names if n}
+    for i in tail:
+        if i == filled[0]:
+            continue
+        line = lines[i].strip()
+        if _VALEDICTION.match(line) and len(line) <= 60:
+            return i
+        if names and line.rstrip(",.!").lower() in names:
+            return i
+    return len(lines)
+
+
+def is_forward_subject(subject: str) -> bool:
+    return bool(_FORWARD_SUBJECT.match(subject))
