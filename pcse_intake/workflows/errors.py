@@ -43,5 +43,5 @@ class StaffExists(WorkflowRefusal):
     """A staff account with that name already exists."""
 
 
-class RegistryImportError(WorkflowRefusal):
-    """A registry file could not be imported; nothing was changed."""
+class RegistryImportError(InvalidValue):
+    """A registry file could not be imported (bad input: exit 2); nothing was changed."""
