@@ -8,8 +8,10 @@ from pcse_intake.parsers import normalise as nf
 from pcse_intake.parsers.model import RequestKind
 
 _EXTEND = re.compile(
-    r"\bextend(?:ed|ing)?\b[^.?!]{0,80}\bmain contact\b|\bmain contact\b[^.?!]{0,80}\bextend(?:ed|ing)?\b|"
-    r"\bextension of (?:the |our )?main contact\b|\badd(?:ed)? (?:the|our|my) (?:new )?(?:practice|pharmacy)"
+    r"\bextend(?:ed|ing)?\b[^.?!]{0,80}\bmain contact\b|"
+    r"\bmain contact\b[^.?!]{0,80}\bextend(?:ed|ing)?\b|"
+    r"\bextension of (?:the |our )?main contact\b|"
+    r"\badd(?:ed)? (?:the|our|my) (?:new )?(?:practice|pharmacy)"
     r"[^.?!]{0,40}\b(?:account|main contact)\b",
     re.I,
 )
@@ -36,7 +38,8 @@ _CHANGE_VERB = re.compile(
 # Other business: questions and tasks that are not one of the four requests.
 _OTHER = re.compile(
     r"\b(deactivat\w*|leaver|left the practice|has left|password|log ?in details|locked out|"
-    r"stationery|supplies|order|boxes|invoice|pension|accountant|change (?:of |the |our )?main contact"
+    r"stationery|supplies|order|boxes|invoice|pension|accountant|"
+    r"change (?:of |the |our )?main contact"
     r"|new main contact|main contact (?:change|is changing)|phone number (?:has )?change|"
     r"telephone number (?:has )?change|unsubscribe)\b",
     re.I,
@@ -96,8 +99,7 @@ def _email_change_shape(text: str) -> bool:
     emails = nf.find_emails(text)
     if not emails:
         return False
-    if re.search(r"\bmain contact\b", text, re.I) and not re.search(
+    contact_only = re.search(r"\bmain contact\b", text, re.I) and not re.search(
         r"\b(current|old|new) (practice )?e-?mail", text, re.I
-    ):
-        return False
-    return True
+    )
+    return not contact_only

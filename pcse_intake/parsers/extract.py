@@ -410,12 +410,11 @@ def _apply(
     elif fld in ("current_email", "new_email"):
         if emails:
             draft.fill(fld, emails[0])
-    elif fld == "email":
-        if emails:
-            if ex.kind is RequestKind.EMAIL_CHANGE:
-                ex.loose_emails.append(emails[0])
-            else:
-                draft.fill("contact_email", emails[0])
+    elif fld == "email" and emails:
+        if ex.kind is RequestKind.EMAIL_CHANGE:
+            ex.loose_emails.append(emails[0])
+        else:
+            draft.fill("contact_email", emails[0])
     return None
 
 
@@ -593,7 +592,8 @@ def _sentence_role(ex: Extraction, before: str, primary: str) -> str:
     low = before.lower()[-80:]
     if ex.kind is RequestKind.MAIN_CONTACT_EXTENSION:
         if re.search(
-            r"\b(to|opened|opening|new|cover|covering|additional|second|also|taken over|acquired)\b[^,]{0,40}$",
+            r"\b(to|opened|opening|new|cover|covering|additional|second|also|taken over|"
+            r"acquired)\b[^,]{0,40}$",
             low,
         ):
             return "new_practice"
@@ -645,8 +645,8 @@ def _prose_sentence(ex: Extraction, sentence: str, primary: str) -> None:
         if ex.kind is RequestKind.BRANCH_SETUP and len(code) == 9:
             role = "branch"
         ex.draft(role).fill("ods_code", code)
-    for m in _addresses(sentence):
-        ex.draft(owner(m[0])).fill("address", nf.address(m[1]))
+    for where, found in _addresses(sentence):
+        ex.draft(owner(where)).fill("address", nf.address(found))
     for m in nf.PHONE.finditer(sentence):
         ex.draft(owner(m.start())).fill("phone", nf.phone(m.group(0)))
     for m in _PERSON.finditer(sentence):
@@ -661,7 +661,8 @@ def _prose_sentence(ex: Extraction, sentence: str, primary: str) -> None:
             draft.fill("contact_email", email.group(1).lower())
     if ex.kind is not RequestKind.EMAIL_CHANGE:
         for kind_word in re.finditer(
-            r"\b(?:a|an|we are a|are a)\s+(new\s+)?(GP|dental|optical|ophthalmic|pharmacy|community pharmacy)\b",
+            r"\b(?:a|an|we are a|are a)\s+(new\s+)?"
+            r"(GP|dental|optical|ophthalmic|pharmacy|community pharmacy)\b",
             sentence,
             re.I,
         ):
@@ -770,7 +771,8 @@ def _settle_email_change(ex: Extraction, prose: list[str]) -> None:
         known.add(address)
     if (
         re.search(
-            r"\b(address|e-?mail|account)\s+(?:that\s+)?(?:i'?m|i am|we'?re|we are)\s+(?:writing|emailing|sending|e-?mailing)\s+from\b|\bthis (?:e-?mail )?address\b",
+            r"\b(address|e-?mail|account)\s+(?:that\s+)?(?:i'?m|i am|we'?re|we are)\s+"
+            r"(?:writing|emailing|sending|e-?mailing)\s+from\b|\bthis (?:e-?mail )?address\b",
             text,
             re.I,
         )

@@ -137,7 +137,7 @@ def auth_verdict(headers: Message, authserv_ids: tuple[str, ...]) -> AuthVerdict
     return AuthVerdict.NONE
 
 
-def is_automated(headers: Message, subject: str, sender: str | None, report: bool) -> bool:
+def is_automated(headers: Message, subject: str, sender: str | None, *, report: bool) -> bool:
     """Auto-replies, bounces and list mail: RFC 3834 Auto-Submitted, DSNs (RFC 3464),
     Precedence bulk/junk/list, list headers (RFC 2369/2919), and the subjects and
     sender names that auto-responders without those headers still use."""

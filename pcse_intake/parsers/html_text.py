@@ -13,10 +13,38 @@ import re
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 _BLOCK = frozenset(
-    "p div li ul ol h1 h2 h3 h4 h5 h6 blockquote pre address section article header "
-    "footer tr dl dt dd hr center form fieldset".split()
+    [
+        "p",
+        "div",
+        "li",
+        "ul",
+        "ol",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "pre",
+        "address",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "tr",
+        "dl",
+        "dt",
+        "dd",
+        "hr",
+        "center",
+        "form",
+        "fieldset",
+    ]
 )
-_SKIP = frozenset("head style script title template noscript xml object svg iframe".split())
+_SKIP = frozenset(
+    ["head", "style", "script", "title", "template", "noscript", "xml", "object", "svg", "iframe"]
+)
 _SPACE = re.compile(r"[ \t\r\n\f\u00a0\u200b]+")
 # Recursion stops here; anything deeper is read as flat text by lexbor itself.
 MAX_DEPTH = 120

@@ -8,7 +8,10 @@ import re
 # Generic roles a label or heading may point at; extract.py maps them onto each kind's roles.
 MAIN, BRANCH, EXISTING, NEW = "main", "branch", "existing", "new"
 
-_ORG_NOUN = r"(?:practice|pharmacy|pharmacies|surgery|organi[sz]ation|site|dental(?: practice)?|dentist|opticians?|clinic|premises|store|branch|location)"
+_ORG_NOUN = (
+    r"(?:practice|pharmacy|pharmacies|surgery|organi[sz]ation|site|dental(?: practice)?|"
+    r"dentist|opticians?|clinic|premises|store|branch|location)"
+)
 _ROLE_CUES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bbranch(es)?\b|\bmerged\b|\bmerger\b"), BRANCH),
     (re.compile(r"\bmain (practice|site|surgery|organi[sz]ation)\b|\bparent practice\b"), MAIN),

@@ -234,7 +234,7 @@ def _split_parts(
         i = raw.find(delimiter, after, end)
     ranges: list[tuple[int, int]] = []
     for (_, body_start, close), nxt in zip(
-        positions, positions[1:] + [(end, end, True)], strict=True
+        positions, [*positions[1:], (end, end, True)], strict=True
     ):
         if close:
             break

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from email.message import Message
 
 from pcse_intake.parsers import headers as hd
@@ -47,19 +48,19 @@ def _parse(raw: bytes, options: ParseOptions) -> ParsedEmail:
     mailbox = None if "From" in duplicated else hd.first_mailbox(headers.get("From"))
     reply_to = hd.first_mailbox(headers.get("Reply-To"))
     verdict = hd.auth_verdict(headers, options.authserv_ids)
-    common = {
-        "sender": mailbox.address if mailbox else None,
-        "sender_name": mailbox.name if mailbox else None,
-        "reply_to": reply_to.address if reply_to else None,
-        "message_id": None
-        if "Message-ID" in duplicated
-        else hd.message_id(headers.get("Message-ID")),
-        "in_reply_to": hd.message_id(headers.get("In-Reply-To")),
-        "references": hd.message_ids(headers.get("References")),
-        "subject": subject,
-        "date": hd.parse_date(headers.get("Date")),
-        "auth_verdict": verdict,
-    }
+    sender = mailbox.address if mailbox else None
+    base = ParsedEmail(
+        kind=RequestKind.UNKNOWN,
+        sender=sender,
+        sender_name=mailbox.name if mailbox else None,
+        reply_to=reply_to.address if reply_to else None,
+        message_id=None if "Message-ID" in duplicated else hd.message_id(headers.get("Message-ID")),
+        in_reply_to=hd.message_id(headers.get("In-Reply-To")),
+        references=hd.message_ids(headers.get("References")),
+        subject=subject,
+        date=hd.parse_date(headers.get("Date")),
+        auth_verdict=verdict,
+    )
     if verdict is AuthVerdict.FAIL:
         found.append(
             Problem(
@@ -73,27 +74,25 @@ def _parse(raw: bytes, options: ParseOptions) -> ParsedEmail:
             Problem(
                 "message_too_large",
                 None,
-                f"The message is {len(raw)} bytes, over the {options.max_message_bytes} limit.",
+                f"The message is over the {options.max_message_bytes}-byte limit; "
+                "it was not read further.",
             )
         )
-        automated = hd.is_automated(headers, subject, common["sender"], False)  # type: ignore[arg-type]
-        return ParsedEmail(
-            kind=RequestKind.UNKNOWN, problems=tuple(found), automated=automated, **common
-        )  # type: ignore[arg-type]
+        automated = hd.is_automated(headers, subject, sender, report=False)
+        return replace(base, problems=tuple(found), automated=automated)
 
     body = read_body(raw, headers, body_start)
     defects.extend(body.defects)
     full_text = _full_text(body)
-    automated = hd.is_automated(headers, subject, common["sender"], body.delivery_report)  # type: ignore[arg-type]
-    names = _sender_names(common["sender_name"], common["sender"])  # type: ignore[arg-type]
-    reading = read_text(full_text, subject, names)
+    automated = hd.is_automated(headers, subject, sender, report=body.delivery_report)
+    reading = read_text(full_text, subject, _sender_names(base.sender_name, sender))
     own = "\n\n".join(t for t in (reading.own, reading.forwarded) if t)
     if automated:
         kind = RequestKind.UNKNOWN
         found.append(Problem("automated_message", None, "An auto-reply, bounce or list message."))
     else:
         kind = classify(subject, own)
-    parties = extract(kind, own, subject, common["sender"])  # type: ignore[arg-type]
+    parties = extract(kind, own, subject, sender)
     if kind is not RequestKind.UNKNOWN:
         found = problems(kind, parties) + found
     if defects:
@@ -104,7 +103,8 @@ def _parse(raw: bytes, options: ParseOptions) -> ParsedEmail:
                 "Part of the message could not be decoded: " + "; ".join(defects[:5]) + ".",
             )
         )
-    return ParsedEmail(
+    return replace(
+        base,
         kind=kind,
         parties=tuple(parties.items()),
         missing=missing(kind, parties),
@@ -112,7 +112,6 @@ def _parse(raw: bytes, options: ParseOptions) -> ParsedEmail:
         automated=automated,
         body_text=own,
         full_text=full_text,
-        **common,  # type: ignore[arg-type]
     )
 
 
