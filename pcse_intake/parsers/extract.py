@@ -660,6 +660,7 @@ def _prose_sentence(ex: Extraction, sentence: str, primary: str) -> None:
         if email:
             draft.fill("contact_email", email.group(1).lower())
     if ex.kind is not RequestKind.EMAIL_CHANGE:
+        _self_as_contact(ex, sentence, primary)
         for kind_word in re.finditer(
             r"\b(?:a|an|we are a|are a)\s+(new\s+)?"
             r"(GP|dental|optical|ophthalmic|pharmacy|community pharmacy)\b",
@@ -669,6 +670,30 @@ def _prose_sentence(ex: Extraction, sentence: str, primary: str) -> None:
             ex.draft(owner(kind_word.start()) if mentions else primary).fill(
                 "org_type", nf.org_type(kind_word.group(2))
             )
+
+
+_MY_EMAIL = re.compile(
+    r"\b(?:my|our|contact|their)\s+e-?mail(?:\s+address)?\s*(?:is|:|-)\s*<?("
+    + nf.EMAIL.pattern
+    + ")",
+    re.I,
+)
+_I_AM_CONTACT = re.compile(
+    r"\b(?:I am|I'm|I\u2019m)\s+(?:the\s+|their\s+|its\s+|currently\s+the\s+)?"
+    r"(?:existing\s+|current\s+)?main contact\b|\bmain contact (?:will be|is) (?:me|myself)\b",
+    re.I,
+)
+
+
+def _self_as_contact(ex: Extraction, sentence: str, primary: str) -> None:
+    """'my email is X'; 'I am the main contact' points at the sender's own address."""
+    role = _contact_role(ex, sentence, len(sentence), primary)
+    draft = ex.draft(role)
+    mine = _MY_EMAIL.search(sentence)
+    if mine:
+        draft.fill("contact_email", mine.group(1).lower())
+    if _I_AM_CONTACT.search(sentence) and ex.sender:
+        draft.fill("contact_email", ex.sender)
 
 
 def _contact_role(ex: Extraction, sentence: str, pos: int, primary: str) -> str:

@@ -21,7 +21,7 @@ MAX_TEXT_BYTES = 2 * 1024 * 1024
 MAX_BOUNDARY_LEN = 200
 
 _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
-_LEADING_BLANK = re.compile(rb"\A\r?\n")
+_LEADING_BLANK = re.compile(rb"\r?\n")  # used with .match(raw, pos): anchored at pos
 # Single-byte Western charsets as mail really uses them: browsers and mail clients read
 # both us-ascii and iso-8859-1 as windows-1252 (WHATWG Encoding), so 0x80-0x9F are quotes.
 _AS_WINDOWS_1252 = {"us-ascii", "ascii", "iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1"}

@@ -125,13 +125,23 @@ def _strip_tail(lines: list[str], sender_names: tuple[str, ...]) -> tuple[str, s
 def _is_disclaimer_start(lines: list[str], i: int) -> bool:
     line = lines[i]
     if _SEPARATOR.match(line):
-        paragraph = " ".join(lines[i + 1 : i + 8]).lower()
+        paragraph = _paragraph(lines, i + 1)
     elif i == 0 or not lines[i - 1].strip():
-        paragraph = " ".join(lines[i : i + 6]).lower()
+        paragraph = _paragraph(lines, i)
     else:
         return False
     hits = sum(word in paragraph for word in _DISCLAIMER_WORDS)
     return hits >= 3 or (hits >= 2 and _SEPARATOR.match(line) is not None)
+
+
+def _paragraph(lines: list[str], start: int) -> str:
+    """The lines from `start` to the next blank line (at most eight), lower-cased."""
+    out: list[str] = []
+    for line in lines[start : start + 8]:
+        if not line.strip() and out:
+            break
+        out.append(line)
+    return " ".join(out).lower()
 
 
 def _signature_start(lines: list[str], sender_names: tuple[str, ...]) -> int:

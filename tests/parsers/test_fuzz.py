@@ -46,7 +46,7 @@ MIME_PIECES = st.sampled_from(
         b"Content-Transfer-Encoding: base64\r\n",
         b"Content-Transfer-Encoding: quoted-printable\r\n",
         b"Subject: =?x-unknown?B?AAAA?= =?UTF-8?Q?=0A?=Bcc: evil@x\r\n",
-        b"From: a@b, ;;;;;;;;, \"\\\" <@>\r\n",
+        b'From: a@b, ;;;;;;;;, "\\" <@>\r\n',
         b"\r\n",
         b"--x\r\n",
         b"--x--\r\n",
@@ -67,7 +67,8 @@ def test_mime_shaped_garbage_always_gives_json(pieces: list[bytes]) -> None:
 def test_deeply_nested_multipart_is_capped_not_a_recursion_error() -> None:
     depth = 1000
     head = b"".join(
-        b"Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n" % (i, i) for i in range(depth)
+        b"Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n" % (i, i)
+        for i in range(depth)
     )
     raw = b"From: a@nhs.net\r\nSubject: x\r\n" + head + b"Content-Type: text/plain\r\n\r\nhi\r\n"
     data = _serialises(raw)

@@ -1,0 +1,64 @@
+"""headers.py: encoded words, addresses, Authentication-Results, automated mail."""
+
+from __future__ import annotations
+
+from pcse_intake.parsers.headers import (
+    auth_verdict,
+    decode_header_value,
+    first_mailbox,
+    is_automated,
+)
+from pcse_intake.parsers.mime import parse_headers
+from pcse_intake.parsers.model import AuthVerdict
+
+
+def test_encoded_word_in_windows_1252_is_decoded() -> None:
+    assert decode_header_value("=?windows-1252?q?Extend_=96_Eyeline?=") == "Extend \u2013 Eyeline"
+
+
+def test_encoded_newline_cannot_smuggle_a_header() -> None:
+    assert "\n" not in decode_header_value("=?UTF-8?Q?hi=0ABcc:_evil@x?=")
+
+
+def test_unknown_charset_in_an_encoded_word_does_not_raise() -> None:
+    assert decode_header_value("=?x-unknown?B?aGk=?=") == "hi"
+
+
+def test_first_mailbox_lowercases_and_keeps_the_display_name() -> None:
+    box = first_mailbox('"HEWITT, Barry (THORPE EDGE SURGERY)" <Barry.Hewitt@NHS.net>')
+    assert box is not None
+    assert box.address == "barry.hewitt@nhs.net"
+    assert box.name == "HEWITT, Barry (THORPE EDGE SURGERY)"
+
+
+def _headers(text: str):  # type: ignore[no-untyped-def]
+    return parse_headers(text.replace("\n", "\r\n").encode() + b"\r\n")
+
+
+def test_top_most_authentication_results_counts_when_none_configured() -> None:
+    h = _headers(
+        "Authentication-Results: mx.nhs.net; dmarc=fail header.from=nhs.net\n"
+        "Authentication-Results: other.example; dmarc=pass\n"
+    )
+    assert auth_verdict(h, ()) is AuthVerdict.FAIL
+
+
+def test_only_our_authserv_id_is_trusted_when_configured() -> None:
+    h = _headers(
+        "Authentication-Results: forged.example; dmarc=pass\n"
+        "Authentication-Results: mx.nhs.net (comment); dmarc=fail (p=reject) header.from=x\n"
+    )
+    assert auth_verdict(h, ("mx.nhs.net",)) is AuthVerdict.FAIL
+    assert auth_verdict(h, ("elsewhere",)) is AuthVerdict.NONE
+
+
+def test_auto_submitted_and_list_headers_mark_automated_mail() -> None:
+    assert is_automated(_headers("Auto-Submitted: auto-replied\n"), "x", None, report=False)
+    assert is_automated(_headers("List-Id: <a.b>\n"), "x", None, report=False)
+    assert is_automated(_headers("Precedence: bulk\n"), "x", None, report=False)
+    assert not is_automated(_headers("Auto-Submitted: no\n"), "Hello", "a@nhs.net", report=False)
+
+
+def test_bounce_sender_and_out_of_office_subject_mark_automated_mail() -> None:
+    assert is_automated(_headers("X: y\n"), "hi", "mailer-daemon@mx.nhs.net", report=False)
+    assert is_automated(_headers("X: y\n"), "Automatic reply: hello", "a@nhs.net", report=False)
