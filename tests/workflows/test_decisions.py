@@ -1,0 +1,436 @@
+"""Staff decisions: calls on the number on record, four eyes, approval applied once, rejection."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pcse_intake.config import Settings, WorkflowSettings
+from pcse_intake.parsers import Contact, ParsedEmail, Party, RequestKind
+from pcse_intake.workflows.db import transaction
+from pcse_intake.workflows.decisions import approve, correct_field, reject, verify
+from pcse_intake.workflows.errors import (
+    FourEyesViolation,
+    IllegalTransition,
+    InvalidValue,
+    NotPermitted,
+    RequestNotFound,
+    VerificationRefused,
+    WorkflowRefusal,
+)
+from pcse_intake.workflows.models import (
+    Correction,
+    OutboxMessage,
+    Request,
+    RequestState,
+    VerificationCall,
+)
+from pcse_intake.workflows.registry import main_contacts, organisation
+from tests.conftest import TestDatabase
+from tests.workflows.conftest import NOW, Feed, branch_setup, email_change
+
+LATER = NOW + timedelta(hours=1)
+
+
+def _new(ready: TestDatabase, feed: Feed, parsed: ParsedEmail | None = None) -> str:
+    with transaction(ready.sessions) as s:
+        ref = feed(s, parsed or email_change()).request_ref
+    assert ref is not None
+    return ref
+
+
+def _verified(ready: TestDatabase, feed: Feed, parsed: ParsedEmail | None = None) -> str:
+    ref = _new(ready, feed, parsed)
+    with transaction(ready.sessions) as s:
+        verify(s, ref=ref, by="alice", outcome="confirmed", now=LATER, settings=Settings())
+    return ref
+
+
+def _templates(s: Session, ref: str) -> list[tuple[str, str]]:
+    request = s.get(Request, int(ref[5:]))
+    assert request is not None
+    rows = s.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.request_id == request.id)
+        .order_by(OutboxMessage.id)
+    )
+    return [(o.template, o.to_addr) for o in rows]
+
+
+def test_a_confirmed_call_on_the_number_on_record_verifies(ready: TestDatabase, feed: Feed) -> None:
+    ref = _new(ready, feed)
+    with transaction(ready.sessions) as s:
+        request = verify(
+            s, ref=ref, by="alice", outcome="confirmed", now=LATER, settings=Settings()
+        )
+        assert request.state == RequestState.VERIFIED and request.verified_by == "alice"
+        [call] = s.scalars(select(VerificationCall)).all()
+        assert call.phone == "+441914980231" and call.phone_on_record
+
+
+def test_a_call_to_another_number_needs_a_note(ready: TestDatabase, feed: Feed) -> None:
+    ref = _new(ready, feed)
+    refused = pytest.raises(VerificationRefused, match="not the number")
+    with transaction(ready.sessions) as s, refused:
+        verify(
+            s,
+            ref=ref,
+            by="alice",
+            outcome="confirmed",
+            now=LATER,
+            settings=Settings(),
+            phone="07700 900123",
+        )
+    with transaction(ready.sessions) as s:
+        request = verify(
+            s,
+            ref=ref,
+            by="alice",
+            outcome="confirmed",
+            now=LATER,
+            settings=Settings(),
+            phone="07700 900123",
+            notes="practice switchboard down",
+        )
+        assert request.state == RequestState.VERIFIED
+        [call] = s.scalars(select(VerificationCall)).all()
+        assert call.phone == "+447700900123" and not call.phone_on_record
+
+
+def test_no_answer_is_counted_and_keeps_the_state(ready: TestDatabase, feed: Feed) -> None:
+    ref = _new(ready, feed)
+    for _ in range(2):
+        with transaction(ready.sessions) as s:
+            request = verify(
+                s, ref=ref, by="alice", outcome="no_answer", now=LATER, settings=Settings()
+            )
+    assert request.state == RequestState.AWAITING_VERIFICATION and request.no_answer_count == 2
+
+
+def test_a_failed_call_blocks_verification_and_the_request_can_be_rejected(
+    ready: TestDatabase, feed: Feed
+) -> None:
+    ref = _new(ready, feed)
+    with transaction(ready.sessions) as s:
+        verify(
+            s,
+            ref=ref,
+            by="alice",
+            outcome="failed",
+            now=LATER,
+            settings=Settings(),
+            notes="practice knows nothing of it",
+        )
+    with transaction(ready.sessions) as s, pytest.raises(VerificationRefused, match="reject it"):
+        verify(s, ref=ref, by="alice", outcome="confirmed", now=LATER, settings=Settings())
+    with transaction(ready.sessions) as s:
+        request = reject(
+            s,
+            ref=ref,
+            by="bob",
+            reason="The practice did not ask for this.",
+            now=LATER,
+            settings=Settings(),
+        )
+        assert request.state == RequestState.REJECTED
+        assert ("rejection", "ouseburn.surgery@nhs.net") in _templates(s, ref)
+
+
+def test_the_verifier_may_not_approve_what_they_verified(ready: TestDatabase, feed: Feed) -> None:
+    ref = _new(ready, feed)
+    with transaction(ready.sessions) as s:
+        verify(s, ref=ref, by="bob", outcome="confirmed", now=LATER, settings=Settings())
+    with transaction(ready.sessions) as s, pytest.raises(FourEyesViolation, match="different"):
+        approve(s, ref=ref, by="bob", now=LATER, settings=Settings())
+    relaxed = Settings(workflow=WorkflowSettings(four_eyes=False))
+    with transaction(ready.sessions) as s:
+        assert approve(s, ref=ref, by="bob", now=LATER, settings=relaxed).state == "completed"
+
+
+def test_who_may_do_what(ready: TestDatabase, feed: Feed) -> None:
+    ref = _verified(ready, feed)
+    with transaction(ready.sessions) as s, pytest.raises(NotPermitted, match="verifier"):
+        approve(s, ref=ref, by="alice", now=LATER, settings=Settings())
+    with transaction(ready.sessions) as s, pytest.raises(NotPermitted, match="no staff account"):
+        approve(s, ref=ref, by="mallory", now=LATER, settings=Settings())
+    with transaction(ready.sessions) as s, pytest.raises(NotPermitted):
+        reject(s, ref=ref, by="alice", reason="x", now=LATER, settings=Settings())
+
+
+def test_refusals_for_unknown_references_and_wrong_states(ready: TestDatabase, feed: Feed) -> None:
+    ref = _new(ready, feed)
+    with transaction(ready.sessions) as s:
+        with pytest.raises(RequestNotFound):
+            approve(s, ref="PCSE-999999", by="bob", now=LATER, settings=Settings())
+        with pytest.raises(RequestNotFound, match="not a request reference"):
+            approve(s, ref="hello", by="bob", now=LATER, settings=Settings())
+        with pytest.raises(IllegalTransition, match="must be verified"):
+            approve(s, ref=ref, by="bob", now=LATER, settings=Settings())
+        with pytest.raises(InvalidValue):
+            verify(s, ref=ref, by="alice", outcome="maybe", now=LATER, settings=Settings())
+
+
+def test_approving_an_email_change_updates_the_record_and_tells_both_addresses(
+    ready: TestDatabase, feed: Feed
+) -> None:
+    ref = _verified(ready, feed)
+    with transaction(ready.sessions) as s:
+        request = approve(s, ref=ref, by="bob", now=LATER, settings=Settings())
+        assert request.state == RequestState.COMPLETED
+        assert request.effective_at == LATER + timedelta(hours=24)
+        org = organisation(s, "A84615")
+        assert org is not None and org.email == "ouseburn.admin@nhs.net"
+        assert _templates(s, ref) == [
+            ("acknowledgement", "ouseburn.surgery@nhs.net"),
+            ("email_change_confirmation", "ouseburn.admin@nhs.net"),
+            ("email_change_notice", "ouseburn.surgery@nhs.net"),
+        ]
+        notice = s.scalars(
+            select(OutboxMessage).where(OutboxMessage.template == "email_change_notice")
+        ).one()
+        assert "reply to this e-mail" in notice.body_text and ref in notice.subject
+        assert notice.auto_submitted == "auto-generated"
+
+
+def test_a_second_approval_is_refused_and_applies_nothing_twice(
+    ready: TestDatabase, feed: Feed
+) -> None:
+    ref = _verified(ready, feed)
+    with transaction(ready.sessions) as s:
+        approve(s, ref=ref, by="bob", now=LATER, settings=Settings())
+    with transaction(ready.sessions) as s, pytest.raises(IllegalTransition, match="completed"):
+        approve(s, ref=ref, by="carol", now=LATER, settings=Settings())
+    with transaction(ready.sessions) as s:
+        assert len(_templates(s, ref)) == 3
+
+
+def test_approving_a_branch_creates_it_under_its_parent_with_its_main_contact(
+    ready: TestDatabase, feed: Feed
+) -> None:
+    ref = _verified(ready, feed, branch_setup())
+    with transaction(ready.sessions) as s:
+        approve(s, ref=ref, by="bob", now=LATER, settings=Settings())
+        branch = organisation(s, "N81790001")
+        assert branch is not None and branch.parent is not None
+        assert branch.parent.ods_code == "N81790" and branch.source == "request"
+        assert [p.email for p in main_contacts(s, branch)] == ["tom.reid@nhs.net"]
+        assert _templates(s, ref)[-1] == ("branch_access", "tom.reid@nhs.net")
+
+
+def test_approving_an_extension_links_the_existing_contact_to_the_new_practice(
+    ready: TestDatabase, feed: Feed
+) -> None:
+    parsed = ParsedEmail(
+        kind=RequestKind.MAIN_CONTACT_EXTENSION,
+        parties=(
+            (
+                "existing_practice",
+                Party(
+                    name="Kingsholm Surgery",
+                    ods_code="L84502",
+                    address="3 Kingsholm Road, Bristol, BS2 9QT",
+                    phone="+441174960815",
+                    main_contact=Contact("Dr Peter Vance", "peter.vance@nhs.net"),
+                ),
+            ),
+            (
+                "new_practice",
+                Party(
+                    name="Longlevens Surgery",
+                    ods_code="L84677",
+                    address="12 Church Road, Bristol, BS7 8SA",
+                ),
+            ),
+        ),
+        sender="peter.vance@nhs.net",
+        message_id="<ext@nhs.net>",
+        subject="Extend main contact",
+    )
+    ref = _verified(ready, feed, parsed)
+    with transaction(ready.sessions) as s:
+        approve(s, ref=ref, by="bob", now=LATER, settings=Settings())
+        new = organisation(s, "L84677")
+        assert new is not None and [p.email for p in main_contacts(s, new)] == [
+            "peter.vance@nhs.net"
+        ]
+        assert _templates(s, ref)[-1] == (
+            "main_contact_extension_confirmation",
+            "peter.vance@nhs.net",
+        )
+
+
+def test_approving_a_new_practice_creates_it_and_its_contact(
+    ready: TestDatabase, feed: Feed
+) -> None:
+    parsed = ParsedEmail(
+        kind=RequestKind.NEW_PRACTICE_SETUP,
+        parties=(
+            (
+                "new_practice",
+                Party(
+                    name="Bankside Dental",
+                    ods_code="V099001",
+                    org_type="dental",
+                    address="1 Bank Side, Leeds, LS1 1AA",
+                    phone="+441134960999",
+                    main_contact=Contact("Dr Ada Brook", "ada.brook@nhs.net"),
+                ),
+            ),
+        ),
+        sender="ada.brook@nhs.net",
+        message_id="<np@nhs.net>",
+        subject="New practice",
+    )
+    ref = _new(ready, feed, parsed)
+    # Not in the registry yet: there is no number on record, so staff must say where the
+    # number they called came from.
+    refused = pytest.raises(VerificationRefused, match="no telephone number")
+    with transaction(ready.sessions) as s, refused:
+        verify(s, ref=ref, by="alice", outcome="confirmed", now=LATER, settings=Settings())
+    with transaction(ready.sessions) as s:
+        verify(
+            s,
+            ref=ref,
+            by="alice",
+            outcome="confirmed",
+            now=LATER,
+            settings=Settings(),
+            phone="0113 496 0999",
+            notes="number from the ODS report PDF",
+        )
+        approve(s, ref=ref, by="bob", now=LATER, settings=Settings())
+        org = organisation(s, "V099001")
+        assert org is not None and org.org_type == "dental" and org.postcode == "LS1 1AA"
+        assert [p.name for p in main_contacts(s, org)] == ["Dr Ada Brook"]
+        assert _templates(s, ref)[-1] == ("new_practice_access", "ada.brook@nhs.net")
+
+
+def test_approval_that_cannot_apply_changes_nothing(ready: TestDatabase, feed: Feed) -> None:
+    ref = _new(ready, feed, email_change(code="Z99999"))
+    with transaction(ready.sessions) as s:
+        verify(
+            s,
+            ref=ref,
+            by="alice",
+            outcome="confirmed",
+            now=LATER,
+            settings=Settings(),
+            phone="07700900111",
+            notes="found in the ODS portal",
+        )
+    refused = pytest.raises(WorkflowRefusal, match="not in the registry")
+    with transaction(ready.sessions) as s, refused:
+        approve(s, ref=ref, by="bob", now=LATER, settings=Settings())
+    with transaction(ready.sessions) as s:
+        assert s.get(Request, int(ref[5:])).state == RequestState.VERIFIED  # type: ignore[union-attr]
+
+
+def test_a_correction_is_audited_and_sends_a_verified_request_back(
+    ready: TestDatabase, feed: Feed
+) -> None:
+    ref = _verified(ready, feed)
+    with transaction(ready.sessions) as s:
+        request = correct_field(
+            s,
+            ref=ref,
+            by="carol",
+            path="practice.new_email",
+            value=" Ouseburn.Reception@NHS.net ",
+            now=LATER,
+            note="typo",
+        )
+        assert request.fields["practice"]["new_email"] == "ouseburn.reception@nhs.net"
+        assert request.state == RequestState.AWAITING_VERIFICATION
+        assert request.verified_by is None
+        [c] = s.scalars(select(Correction)).all()
+        assert (c.before, c.after, c.staff) == ("ouseburn.admin@nhs.net", c.after, "carol")
+    with transaction(ready.sessions) as s:
+        verify(s, ref=ref, by="alice", outcome="confirmed", now=LATER, settings=Settings())
+    # Four eyes also covers the person who changed the request.
+    with transaction(ready.sessions) as s, pytest.raises(FourEyesViolation, match="corrected"):
+        approve(s, ref=ref, by="carol", now=LATER, settings=Settings())
+
+
+def test_a_correction_that_fills_the_last_gap_moves_the_request_on(
+    ready: TestDatabase, feed: Feed
+) -> None:
+    ref = _new(ready, feed, email_change(current=None))
+    with transaction(ready.sessions) as s:
+        request = correct_field(
+            s,
+            ref=ref,
+            by="alice",
+            path="practice.current_email",
+            value="ouseburn.surgery@nhs.net",
+            now=LATER,
+        )
+        assert request.state == RequestState.AWAITING_VERIFICATION and request.missing == []
+        with pytest.raises(InvalidValue, match="not a field"):
+            correct_field(s, ref=ref, by="alice", path="branch.name", value="x", now=LATER)
+        with pytest.raises(InvalidValue, match="valid e-mail"):
+            correct_field(
+                s, ref=ref, by="alice", path="practice.new_email", value="a\nb", now=LATER
+            )
+
+
+def test_rejecting_needs_a_reason_and_an_open_request(ready: TestDatabase, feed: Feed) -> None:
+    ref = _new(ready, feed)
+    with transaction(ready.sessions) as s, pytest.raises(InvalidValue, match="reason"):
+        reject(s, ref=ref, by="bob", reason="  ", now=LATER, settings=Settings())
+    with transaction(ready.sessions) as s:
+        reject(
+            s,
+            ref=ref,
+            by="bob",
+            reason="Duplicate of an earlier request.",
+            now=LATER,
+            settings=Settings(),
+        )
+    with transaction(ready.sessions) as s, pytest.raises(IllegalTransition, match="rejected"):
+        reject(s, ref=ref, by="bob", reason="again", now=LATER, settings=Settings())
+
+
+@pytest.mark.postgres
+def test_two_people_approving_at_the_same_moment_exactly_one_succeeds(
+    pg_url: str, feed: Feed
+) -> None:
+    from pcse_intake.workflows.db import make_engine, make_sessionmaker
+    from pcse_intake.workflows.migrate import upgrade
+    from tests.workflows.conftest import add_staff, load_registry
+
+    engine = make_engine(pg_url, pool_size=5)
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    with transaction(sessions) as s:
+        load_registry(s)
+        add_staff(s)
+        ref = feed(s, email_change()).request_ref or ""
+    with transaction(sessions) as s:
+        verify(s, ref=ref, by="alice", outcome="confirmed", now=LATER, settings=Settings())
+
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, str] = {}
+
+    def approve_as(who: str) -> None:
+        try:
+            with transaction(sessions) as s:
+                barrier.wait(timeout=10)
+                approve(s, ref=ref, by=who, now=LATER, settings=Settings())
+            outcomes[who] = "approved"
+        except WorkflowRefusal as exc:
+            outcomes[who] = f"refused: {exc}"
+
+    threads = [threading.Thread(target=approve_as, args=(w,)) for w in ("bob", "carol")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(v.split(":")[0] for v in outcomes.values()) == ["approved", "refused"]
+    assert any("completed" in v or "same moment" in v for v in outcomes.values())
+    with transaction(sessions) as s:
+        assert len(_templates(s, ref)) == 3  # one acknowledgement, one set of confirmations
+    engine.dispose()
