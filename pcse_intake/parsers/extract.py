@@ -171,6 +171,8 @@ def extract(kind: RequestKind, text: str, subject: str, sender: str | None) -> d
         _settle_email_change(ex, prose)
     if kind is RequestKind.BRANCH_SETUP:
         _settle_branch_codes(ex)
+    if kind is RequestKind.NEW_PRACTICE_SETUP:
+        _type_from_request_words(ex.draft("new_practice"), f"{subject}\n{text}")
     roles = {
         RequestKind.EMAIL_CHANGE: ("practice",),
         RequestKind.MAIN_CONTACT_EXTENSION: ("existing_practice", "new_practice"),
@@ -393,6 +395,11 @@ def _apply(
     elif fld == "address":
         if nf.find_emails(value) and not nf.POSTCODE.search(value):
             return None
+        postcode = nf.POSTCODE.search(value)
+        if postcode and value[postcode.end() :].strip(" .,;"):
+            # "5 Green Lane, Leeds, LS7 3AB. Telephone 0113 496 0200": the rest is more facts
+            _composite(ex, draft, value[postcode.end() :], allow_name=False)
+            value = value[: postcode.end()]
         parts = [value]
         draft.fill("address", nf.address(value))
         return (draft, parts)
@@ -599,6 +606,8 @@ def _sentence_role(ex: Extraction, before: str, primary: str) -> str:
             return "new_practice"
         return "existing_practice"
     if ex.kind is RequestKind.BRANCH_SETUP:
+        if re.search(r"\bbranch (?:of|for|under)\s*(?:the\s+)?$", low):
+            return "main_practice"  # "now a branch of Greenlane Surgery"
         if re.search(r"\b(branch|merged with|merger with|taken over|new site)\b[^.]{0,40}$", low):
             return "branch"
         return "main_practice"
@@ -807,6 +816,20 @@ def _settle_email_change(ex: Extraction, prose: list[str]) -> None:
             draft.fill("current_email", ex.sender)
         elif not draft.new_email and draft.current_email != ex.sender:
             draft.fill("new_email", ex.sender)
+
+
+_NEW_OF_TYPE = re.compile(
+    r"\bnew\s+(?:community\s+)?(pharmacy|dental practice|dentist|dental surgery|gp practice|"
+    r"gp surgery|general practice|opticians?|optical practice|optometrist)\b",
+    re.I,
+)
+
+
+def _type_from_request_words(draft: Draft, text: str) -> None:
+    """'access for a new pharmacy' states the organisation type as plainly as a label."""
+    found = _NEW_OF_TYPE.search(text)
+    if found and not draft.org_type:
+        draft.fill("org_type", nf.org_type(found.group(1)))
 
 
 def _settle_branch_codes(ex: Extraction) -> None:

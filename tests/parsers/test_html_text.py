@@ -34,7 +34,8 @@ def test_table_with_a_column_per_practice_is_read_column_by_column() -> None:
 
 
 def test_cell_over_several_lines_becomes_one_line() -> None:
-    html = "<table><tr><td>Address</td><td><p>1 High St</p><p>Leeds</p><p>LS1 1AA</p></td></tr></table>"
+    cell = "<p>1 High St</p><p>Leeds</p><p>LS1 1AA</p>"
+    html = f"<table><tr><td>Address</td><td>{cell}</td></tr></table>"
     assert html_to_text(html) == "Address: 1 High St, Leeds, LS1 1AA"
 
 

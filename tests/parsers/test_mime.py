@@ -61,7 +61,8 @@ def test_alternative_prefers_html_when_it_holds_a_table() -> None:
     raw = (
         b"Content-Type: multipart/alternative; boundary=zz\r\n\r\n"
         b"--zz\r\nContent-Type: text/plain\r\n\r\nName\r\n\r\nX\r\n"
-        b"--zz\r\nContent-Type: text/html\r\n\r\n<table><tr><td>Name</td><td>X</td></tr></table>\r\n"
+        b"--zz\r\nContent-Type: text/html\r\n\r\n"
+        b"<table><tr><td>Name</td><td>X</td></tr></table>\r\n"
         b"--zz--\r\n"
     )
     parts = _body(raw).parts
@@ -72,7 +73,8 @@ def test_attachments_are_skipped_and_counted() -> None:
     raw = (
         b"Content-Type: multipart/mixed; boundary=zz\r\n\r\n"
         b"--zz\r\nContent-Type: text/plain\r\n\r\nthe request\r\n"
-        b"--zz\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n"
+        b"--zz\r\nContent-Type: application/pdf\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n"
         b"--zz--\r\n"
     )
     body = _body(raw)
@@ -91,7 +93,8 @@ def test_embedded_message_is_read_as_a_forward() -> None:
     raw = (
         b"Content-Type: multipart/mixed; boundary=zz\r\n\r\n"
         b"--zz\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
-        b"--zz\r\nContent-Type: message/rfc822\r\n\r\nFrom: a@nhs.net\r\nSubject: inner\r\n\r\ninner text\r\n"
+        b"--zz\r\nContent-Type: message/rfc822\r\n\r\n"
+        b"From: a@nhs.net\r\nSubject: inner\r\n\r\ninner text\r\n"
         b"--zz--\r\n"
     )
     texts = "".join(p.text for p in _body(raw).parts)
