@@ -31,6 +31,7 @@ from pcse_intake.workflows.models import (
 )
 from pcse_intake.workflows.progress import advance
 from pcse_intake.workflows.replies import ask_for_missing
+from pcse_intake.workflows.reply_answers import answers
 from pcse_intake.workflows.states import Event, is_open, transition
 
 REF_PATTERN = re.compile(r"\bPCSE-(\d{6,9})\b", re.IGNORECASE)
@@ -268,7 +269,11 @@ def merge_reply(
             note=f"the request is already {request.state}; nothing changed",
         )
         return
-    fields, changed = merge(request.kind, request.fields, parsed.request_json())
+    update = parsed.request_json()
+    if not update and request.missing:
+        ours = set(parse_options(settings).our_addresses) | {parsed.sender or ""}
+        update = answers(list(request.missing), request.fields, parsed.body_text, ignore=ours)
+    fields, changed = merge(request.kind, request.fields, update)
     record(
         session,
         actor="system",
