@@ -1,0 +1,53 @@
+"""Structured logs: one JSON object per line, so a subject holding a line break stays one line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+# Field names that must never reach a log, whatever a caller passes by mistake.
+_SECRET_WORDS = ("password", "secret", "token", "body", "raw")
+
+
+def event(logger: logging.Logger, name: str, *, level: int = logging.INFO, **fields: Any) -> None:
+    """Log one event `name` with its fields (kept structured, never interpolated into text)."""
+    logger.log(level, name, extra={"pcse_fields": fields})
+
+
+class JsonLineFormatter(logging.Formatter):
+    """`{"at": ..., "level": ..., "logger": ..., "event": ..., ...fields}` on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "at": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        fields = getattr(record, "pcse_fields", None)
+        if isinstance(fields, dict):
+            for key, value in fields.items():
+                if any(word in key.lower() for word in _SECRET_WORDS):
+                    value = "[withheld]"
+                line[key] = value
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            line["error"] = f"{type(error).__name__}: {error}"
+        # json.dumps escapes CR/LF and control characters: one event, one line, always.
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
+    """Send every log record to `stream` (stderr) as JSON lines; called once per process."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonLineFormatter())
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # apscheduler's INFO lines ("Running job ...") would drown the events that matter.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,262 @@
+"""One poll of the mailbox: fetch in UID batches, record each message, and only then move it."""
+
+from __future__ import annotations
+
+import imaplib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from pcse_intake.config import Settings
+from pcse_intake.inbox_worker.faults import crash_point
+from pcse_intake.inbox_worker.imap_source import FetchedMessage, MailboxSource
+from pcse_intake.inbox_worker.logs import event
+from pcse_intake.workflows.db import transaction
+from pcse_intake.workflows.intake import MessageSource, record_failure, record_message
+from pcse_intake.workflows.models import InboundMessage, MailboxState, MessageStatus
+
+log = logging.getLogger(__name__)
+
+# Longest single IDLE wait: short enough that a stop request is honoured within seconds.
+IDLE_SLICE_SECONDS = 5.0
+
+
+@dataclass
+class PollReport:
+    seen: int = 0  # messages found in the folder
+    recorded: int = 0  # newly recorded this poll
+    duplicates: int = 0  # already recorded (an earlier poll, another worker, the same bytes)
+    failed: int = 0  # processing failed; kept in the database, left in the folder to retry
+    quarantined: int = 0  # failed too often: moved to the quarantine folder
+    moved: int = 0
+    uidvalidity_changed: bool = False
+
+
+class Poller:
+    """Reads one mailbox folder into the database; the transaction is opened here, per message."""
+
+    def __init__(
+        self,
+        source: MailboxSource,
+        sessions: sessionmaker[Session],
+        *,
+        settings: Settings,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.source = source
+        self.sessions = sessions
+        self.settings = settings
+        self.now = now
+        self.uidvalidity: int | None = None
+
+    def connect(self) -> None:
+        self.uidvalidity = self.source.open()
+
+    def close(self) -> None:
+        self.uidvalidity = None
+        self.source.close()
+
+    def poll(self) -> PollReport:
+        """Record everything in the folder that is not recorded yet; move what is recorded."""
+        if self.uidvalidity is None:
+            self.connect()
+        assert self.uidvalidity is not None
+        report = PollReport()
+        report.uidvalidity_changed = self._note_uidvalidity(self.uidvalidity)
+        uids = self.source.search()
+        report.seen = len(uids)
+        settled = self._settled(uids)
+        for uid, status in settled.items():
+            # Recorded by an earlier poll that stopped before its move: only the move is left.
+            self._move(uid, self._folder_for(status), report)
+        pending = [uid for uid in uids if uid not in settled]
+        for batch in _batches(pending, self.settings.mailbox.batch_size):
+            for message in self.source.fetch(batch):
+                self._take(message, report)
+        with transaction(self.sessions) as session:
+            state = session.get(MailboxState, self.source.name)
+            if state is not None:
+                state.last_success_at = self.now()
+                state.last_error = None
+        event(log, "poll_done", mailbox=self.source.name, **vars(report))
+        return report
+
+    def watch(self, *, seconds: float, stop: threading.Event) -> int:
+        """IMAP IDLE for up to `seconds`, polling as soon as mail arrives; returns polls made."""
+        deadline = time.monotonic() + seconds
+        polls = 0
+        while not stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            if self.source.wait_for_mail(min(remaining, IDLE_SLICE_SECONDS)):
+                self.poll()
+                polls += 1
+        return polls
+
+    def note_failure(self, error: str) -> None:
+        """Remember why the poll failed (shown by health checks); never raises."""
+        try:
+            with transaction(self.sessions) as session:
+                state = session.get(MailboxState, self.source.name)
+                if state is None:
+                    state = MailboxState(mailbox=self.source.name)
+                    session.add(state)
+                state.last_error = " ".join(error.split())[:2000]
+        except DBAPIError:
+            log.exception("could not record the poll failure")
+
+    # -- one message -------------------------------------------------------------------
+
+    def _take(self, message: FetchedMessage, report: PollReport) -> None:
+        crash_point("after_fetch")
+        assert self.uidvalidity is not None
+        now = self.now()
+        where = MessageSource(self.source.name, self.uidvalidity, message.uid)
+        try:
+            with transaction(self.sessions) as session:
+                result = record_message(
+                    session,
+                    message.raw,
+                    settings=self.settings,
+                    now=now,
+                    source=where,
+                    acknowledge=self._may_acknowledge(message, now),
+                    origin="imap",
+                )
+                status = result.status
+        except IntegrityError:
+            # Another worker committed the same message first: it is recorded once, by them.
+            report.duplicates += 1
+            event(log, "message_duplicate", uid=message.uid, reason="recorded by another worker")
+            crash_point("after_commit")
+            self._move(message.uid, self.settings.mailbox.processed_folder, report)
+            return
+        except DBAPIError:
+            raise  # the database itself is unwell: stop this poll, keep the mail where it is
+        except Exception as exc:
+            self._fail(message, where, exc, report)
+            return
+        if result.duplicate:
+            report.duplicates += 1
+        else:
+            report.recorded += 1
+        event(
+            log,
+            "message_recorded",
+            uid=message.uid,
+            status=str(status),
+            duplicate=result.duplicate,
+            request=result.request_ref,
+            replies_queued=len(result.outbox_ids),
+        )
+        crash_point("after_commit")
+        self._move(message.uid, self._folder_for(status), report)
+
+    def _fail(
+        self, message: FetchedMessage, where: MessageSource, exc: Exception, report: PollReport
+    ) -> None:
+        # Keep the bytes and count the attempt; the next message is processed regardless.
+        error = f"{type(exc).__name__}: {exc}"
+        with transaction(self.sessions) as session:
+            attempts, quarantined = record_failure(
+                session,
+                message.raw,
+                error=error,
+                now=self.now(),
+                source=where,
+                max_attempts=self.settings.mailbox.max_attempts,
+            )
+        event(
+            log,
+            "message_failed",
+            level=logging.ERROR,
+            uid=message.uid,
+            attempts=attempts,
+            quarantined=quarantined,
+            error=" ".join(error.split())[:300],
+        )
+        if quarantined:
+            report.quarantined += 1
+            self._move(message.uid, self.settings.mailbox.quarantine_folder, report)
+        else:
+            report.failed += 1
+
+    def _may_acknowledge(self, message: FetchedMessage, now: datetime) -> bool:
+        # Backlog rule: old mail is recorded, but the practice is not sent a late receipt.
+        if message.internal_date is None:
+            return True
+        limit = timedelta(hours=self.settings.mailbox.backlog_ack_max_age_hours)
+        return now - message.internal_date <= limit
+
+    def _move(self, uid: int, folder: str, report: PollReport) -> None:
+        try:
+            self.source.move(uid, folder)
+        except (OSError, imaplib.IMAP4.abort):
+            raise  # the connection is gone: the poll stops, the next one moves it
+        except imaplib.IMAP4.error as exc:
+            # Typically another worker moved it first; the message is recorded either way.
+            warning = logging.WARNING
+            event(log, "move_refused", level=warning, uid=uid, folder=folder, error=str(exc))
+            return
+        report.moved += 1
+        crash_point("after_move")
+
+    def _folder_for(self, status: str) -> str:
+        if status == MessageStatus.QUARANTINED:
+            return self.settings.mailbox.quarantine_folder
+        return self.settings.mailbox.processed_folder
+
+    # -- the database's view of the folder ---------------------------------------------
+
+    def _note_uidvalidity(self, uidvalidity: int) -> bool:
+        with transaction(self.sessions) as session:
+            state = session.get(MailboxState, self.source.name)
+            if state is None:
+                state = MailboxState(mailbox=self.source.name)
+                session.add(state)
+            changed = state.uidvalidity is not None and state.uidvalidity != uidvalidity
+            if changed:
+                # RFC 3501: every stored UID is now meaningless. Rescanning is safe because
+                # each message is also recognised by the sha256 of its bytes.
+                event(
+                    log,
+                    "uidvalidity_changed",
+                    level=logging.ERROR,
+                    mailbox=self.source.name,
+                    was=state.uidvalidity,
+                    now=uidvalidity,
+                    action="rescanning the whole folder; duplicates are recognised by sha256",
+                )
+            state.uidvalidity = uidvalidity
+            state.last_poll_at = self.now()
+        return changed
+
+    def _settled(self, uids: Sequence[int]) -> dict[int, str]:
+        """UIDs already recorded here under this UIDVALIDITY and finished: uid -> status."""
+        settled: dict[int, str] = {}
+        with self.sessions() as session:
+            for chunk in _batches(list(uids), 500):
+                rows = session.execute(
+                    select(InboundMessage.uid, InboundMessage.status).where(
+                        InboundMessage.mailbox == self.source.name,
+                        InboundMessage.uidvalidity == self.uidvalidity,
+                        InboundMessage.uid.in_(chunk),
+                    )
+                )
+                for uid, status in rows:
+                    if uid is not None and status != MessageStatus.RECEIVED:
+                        settled[uid] = status
+        return settled
+
+
+def _batches(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
