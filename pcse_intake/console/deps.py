@@ -123,3 +123,25 @@ def require(who: SignedIn, action: Action) -> None:
         raise HTTPException(
             status_code=403, detail=f"Your role ({who.role}) does not allow you to {action.value}."
         )
+
+
+@dataclass(frozen=True)
+class Posted:
+    """Everything a form handler needs, checked: the transaction, the time, who (CSRF-checked)."""
+
+    request: Request
+    state: ConsoleState
+    session: Session
+    now: datetime
+    who: SignedIn
+
+    @property
+    def by(self) -> str:
+        return self.who.username
+
+
+def posted(request: Request, state: State, session: DbSession, moment: Now, who: Poster) -> Posted:
+    return Posted(request, state, session, moment, who)
+
+
+Post = Annotated[Posted, Depends(posted)]

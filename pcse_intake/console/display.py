@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime, timedelta
+from typing import Any
 
 # Characters that reorder or hide text (Trojan Source, CVE-2021-42574) or join look-alikes:
 # bidi embeddings/overrides/isolates, zero-width characters, the BOM, soft hyphen, word joiner.
@@ -65,3 +66,15 @@ def label(value: object) -> str:
     """A code such as 'awaiting_verification' as words: 'Awaiting verification'."""
     text = str(value or "").replace("_", " ").replace(".", " > ")
     return text[:1].upper() + text[1:]
+
+
+def flatten_fields(fields: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """Nested parsed fields as (dotted path, value) rows, in the order they were given."""
+    rows: list[tuple[str, str]] = []
+    for key, value in fields.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            rows.extend(flatten_fields(value, f"{path}."))
+        elif value is not None:
+            rows.append((path, str(value)))
+    return rows

@@ -188,3 +188,44 @@ def triage_page(session: Session, *, page: int = 1, per_page: int = 50) -> Triag
         per_page=per_page,
         rows=[TriageRow(*row) for row in rows],
     )
+
+
+@dataclass(frozen=True)
+class TriageItem:
+    """One message waiting for triage, with its decoded text (never its HTML)."""
+
+    id: int
+    status: str
+    kind: str | None
+    sender: str | None
+    sender_name: str | None
+    subject: str | None
+    received_at: datetime
+    error: str | None
+    attempts: int
+    full_text: str
+    request_ref: str | None
+    dismissed_by: str | None
+    dismiss_note: str | None
+
+
+def triage_item(session: Session, message_id: int) -> TriageItem | None:
+    row = session.get(InboundMessage, message_id)
+    if row is None:
+        return None
+    parsed = row.parse_result or {}
+    return TriageItem(
+        id=row.id,
+        status=row.status,
+        kind=row.kind,
+        sender=row.sender,
+        sender_name=parsed.get("sender_name") or None,
+        subject=row.subject,
+        received_at=row.received_at,
+        error=row.error,
+        attempts=row.attempts,
+        full_text=str(parsed.get("full_text") or ""),
+        request_ref=format_ref(row.request_id) if row.request_id else None,
+        dismissed_by=row.dismissed_by,
+        dismiss_note=row.dismiss_note,
+    )

@@ -38,6 +38,20 @@ class Clock:
         self.now += timedelta(**delta)
 
 
+@pytest.fixture
+def db_url(request: pytest.FixtureRequest) -> str:
+    """SQLite unless a test asks for both backends with @BOTH_BACKENDS (keeps the suite lean)."""
+    backend = getattr(request, "param", "sqlite")
+    url: str = request.getfixturevalue("sqlite_url" if backend == "sqlite" else "pg_url")
+    return url
+
+
+# The key behaviours (refusals, four eyes, lockout, sessions, escaping) run on both databases.
+BOTH_BACKENDS = pytest.mark.parametrize(
+    "db_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+
+
 @pytest.fixture(autouse=True)
 def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
     """Argon2's cheapest parameters, in tests only: production hashing is slow by design."""

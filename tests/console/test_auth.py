@@ -7,7 +7,14 @@ from sqlalchemy import select
 
 from pcse_intake.workflows.db import transaction
 from pcse_intake.workflows.models import ConsoleSession, SignInAttempt, Staff
-from tests.console.conftest import PASSWORD, Console, csrf_of, post_sign_in, session_cookie
+from tests.console.conftest import (
+    BOTH_BACKENDS,
+    PASSWORD,
+    Console,
+    csrf_of,
+    post_sign_in,
+    session_cookie,
+)
 
 
 def test_sign_in_then_the_queue_is_shown_with_the_name(console: Console) -> None:
@@ -37,6 +44,7 @@ def test_wrong_password_is_refused_and_counted(console: Console) -> None:
         assert staff.failed_logins == 1 and not staff.locked
 
 
+@BOTH_BACKENDS
 def test_five_wrong_passwords_lock_the_account_even_against_the_right_one(
     console: Console,
 ) -> None:
@@ -74,6 +82,7 @@ def test_an_admin_unlocks_a_locked_account(console: Console) -> None:
     assert post_sign_in(console.client, "vera", PASSWORD).status_code == 303
 
 
+@BOTH_BACKENDS
 def test_one_address_is_throttled_after_twenty_failures_across_accounts(
     console: Console,
 ) -> None:
@@ -131,6 +140,7 @@ def test_a_session_id_planted_before_sign_in_is_not_kept(console: Console) -> No
     assert response.cookies.get("pcse_session") not in (None, "chosen-by-attacker")
 
 
+@BOTH_BACKENDS
 def test_sign_out_ends_the_session_and_a_replayed_cookie_gets_401(console: Console) -> None:
     console.add_staff("vera", "verifier")
     console.sign_in("vera")
@@ -140,6 +150,7 @@ def test_sign_out_ends_the_session_and_a_replayed_cookie_gets_401(console: Conso
     assert console.new_client().get("/", headers=session_cookie(cookie)).status_code == 401
 
 
+@BOTH_BACKENDS
 def test_idle_timeout_ends_the_session(console: Console) -> None:
     console.add_staff("vera", "verifier")
     console.sign_in("vera")
@@ -160,6 +171,7 @@ def test_absolute_timeout_ends_a_busy_session(console: Console) -> None:
     assert last.status_code == 401
 
 
+@BOTH_BACKENDS
 def test_disabling_an_account_ends_its_live_session_at_once(console: Console) -> None:
     console.add_staff("vera", "verifier")
     console.add_staff("ada", "admin")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from starlette.responses import Response
 
 from pcse_intake.console import staff_admin
-from pcse_intake.console.deps import DbSession, Now, Poster, Who, require
+from pcse_intake.console.deps import DbSession, Post, Posted, Who, require
 from pcse_intake.console.pages import render, see_other
 from pcse_intake.console.permissions import Action
 from pcse_intake.workflows import staff as staff_accounts
@@ -51,90 +51,83 @@ def staff_list(request: Request, session: DbSession, who: Who) -> Response:
 
 @router.post("")
 def staff_add(
-    request: Request,
-    session: DbSession,
-    moment: Now,
-    who: Poster,
+    ctx: Post,
     username: Username,
     role: Annotated[str, Form(max_length=20)],
     password: Annotated[str, Form(max_length=1000)],
 ) -> Response:
-    require(who, Action.ADMINISTER)
-    problems = staff_accounts.check_password_rule(password)
+    require(ctx.who, Action.ADMINISTER)
+    error: str | None = None
     if role not in ROLES:
-        problems = [f"{role!r} is not a role", *problems]
-    if not problems:
+        error = f"{role!r} is not a role"
+    else:
         try:
-            staff_accounts.create_staff(
-                session,
-                username=username.strip(),
-                role=StaffRole(role),
-                password=password,
-                now=moment,
-                by=who.username,
-            )
+            with ctx.session.begin_nested():
+                staff_accounts.create_staff(
+                    ctx.session,
+                    username=username.strip(),
+                    role=StaffRole(role),
+                    password=password,
+                    now=ctx.now,
+                    by=ctx.by,
+                )
         except WorkflowRefusal as refusal:
-            problems = [str(refusal)]
-    if problems:
+            error = str(refusal)
+    if error is not None:
         return _page(
-            request,
-            session,
-            error="; ".join(problems),
+            ctx.request,
+            ctx.session,
+            error=f"The account was not added: {error}.",
             status_code=422,
             form={"username": username, "role": role},
         )
     return see_other("/staff?notice=staff_added")
 
 
-def _change(
-    request: Request, session: DbSession, notice: str, change: Callable[[], None]
-) -> Response:
+def _change(ctx: Posted, notice: str, change: Callable[[], None]) -> Response:
     """Run one account change; a refusal re-shows the page with its plain-English reason."""
+    require(ctx.who, Action.ADMINISTER)
     try:
-        change()
+        with ctx.session.begin_nested():
+            change()
     except WorkflowRefusal as refusal:
-        return _page(request, session, error=str(refusal), status_code=409)
+        return _page(ctx.request, ctx.session, error=str(refusal), status_code=409)
     return see_other(f"/staff?notice={notice}")
 
 
 @router.post("/{username}/role")
-def staff_role(
-    request: Request,
-    session: DbSession,
-    moment: Now,
-    who: Poster,
-    username: str,
-    role: Annotated[str, Form(max_length=20)],
-) -> Response:
-    require(who, Action.ADMINISTER)
+def staff_role(ctx: Post, username: str, role: Annotated[str, Form(max_length=20)]) -> Response:
     return _change(
-        request,
-        session,
+        ctx,
         "role_changed",
         lambda: staff_admin.change_role(
-            session, username=username, role=role, by=who.username, now=moment
+            ctx.session, username=username, role=role, by=ctx.by, now=ctx.now
         ),
     )
 
 
 @router.post("/{username}/{change}")
-def staff_access(
-    request: Request, session: DbSession, moment: Now, who: Poster, username: str, change: str
-) -> Response:
+def staff_access(ctx: Post, username: str, change: str) -> Response:
     """Disable, enable or unlock one account."""
-    require(who, Action.ADMINISTER)
-    changes: dict[str, Callable[[], None]] = {
-        "disable": lambda: staff_admin.set_disabled(
-            session, username=username, disabled=True, by=who.username, now=moment
+    changes: dict[str, tuple[str, Callable[[], None]]] = {
+        "disable": (
+            "disabled",
+            lambda: staff_admin.set_disabled(
+                ctx.session, username=username, disabled=True, by=ctx.by, now=ctx.now
+            ),
         ),
-        "enable": lambda: staff_admin.set_disabled(
-            session, username=username, disabled=False, by=who.username, now=moment
+        "enable": (
+            "enabled",
+            lambda: staff_admin.set_disabled(
+                ctx.session, username=username, disabled=False, by=ctx.by, now=ctx.now
+            ),
         ),
-        "unlock": lambda: staff_admin.unlock(
-            session, username=username, by=who.username, now=moment
+        "unlock": (
+            "unlocked",
+            lambda: staff_admin.unlock(ctx.session, username=username, by=ctx.by, now=ctx.now),
         ),
     }
     if change not in changes:
         raise HTTPException(status_code=404)
-    notice = {"disable": "disabled", "enable": "enabled", "unlock": "unlocked"}[change]
-    return _change(request, session, notice, changes[change])
+    notice, run = changes[change]
+    return _change(ctx, notice, run)
