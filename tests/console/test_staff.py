@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 from sqlalchemy import select
 
 from pcse_intake.workflows.db import transaction
@@ -20,17 +21,21 @@ def account(console: Console, username: str) -> Staff | None:
         return session.scalars(select(Staff).where(Staff.username == username)).one_or_none()
 
 
-def test_admin_adds_an_account_that_can_then_sign_in(console: Console) -> None:
-    admin(console)
-    response = console.client.post(
+def add_via_form(console: Console, username: str, password: str) -> httpx.Response:
+    return console.client.post(
         "/staff",
         data={
             "csrf_token": csrf_of(console.client, "/staff"),
-            "username": "new.person",
+            "username": username,
             "role": "verifier",
-            "password": PASSWORD,
+            "password": password,
         },
     )
+
+
+def test_admin_adds_an_account_that_can_then_sign_in(console: Console) -> None:
+    admin(console)
+    response = add_via_form(console, "new.person", PASSWORD)
     assert response.status_code == 303
     created = account(console, "new.person")
     assert created is not None and created.role == "verifier"
@@ -40,15 +45,7 @@ def test_admin_adds_an_account_that_can_then_sign_in(console: Console) -> None:
 
 def test_a_password_breaking_the_pcse_rule_is_refused_with_the_reasons(console: Console) -> None:
     admin(console)
-    response = console.client.post(
-        "/staff",
-        data={
-            "csrf_token": csrf_of(console.client, "/staff"),
-            "username": "new.person",
-            "role": "verifier",
-            "password": "alllowercaseletters",
-        },
-    )
+    response = add_via_form(console, "new.person", "alllowercaseletters")
     assert response.status_code == 422
     assert "upper-case letter" in response.text and "number" in response.text
     assert account(console, "new.person") is None
@@ -56,15 +53,7 @@ def test_a_password_breaking_the_pcse_rule_is_refused_with_the_reasons(console: 
 
 def test_a_taken_username_is_refused(console: Console) -> None:
     admin(console)
-    response = console.client.post(
-        "/staff",
-        data={
-            "csrf_token": csrf_of(console.client, "/staff"),
-            "username": "ada",
-            "role": "verifier",
-            "password": PASSWORD,
-        },
-    )
+    response = add_via_form(console, "ada", PASSWORD)
     assert response.status_code == 422
     assert "already exists" in response.text
 
