@@ -26,7 +26,7 @@ _NEW_PRACTICE = re.compile(
 )
 _EMAIL_CHANGE = re.compile(
     r"\b(?:practice|our|the|generic|shared|surgery|pharmacy|nhs\.?net|organi[sz]ation(?:al)?)\s+"
-    r"(?:e-?mail|mailbox|inbox)(?:\s+address)?\b|\be-?mail address\b|\bmailbox\b|"
+    r"(?:e-?mail|mailbox|inbox)(?:\s+address)?\b|\bmailbox\b|"
     r"\bswitch us over\b|\bstop using\b[^.]{0,60}@|\bwould like everything sent to\b",
     re.I,
 )
@@ -38,7 +38,7 @@ _CHANGE_VERB = re.compile(
 # Other business: questions and tasks that are not one of the four requests.
 _OTHER = re.compile(
     r"\b(deactivat\w*|leaver|left the practice|has left|password|log ?in details|locked out|"
-    r"stationery|supplies|order|boxes|invoice|pension|accountant|"
+    r"stationery|supplies|place an order|boxes of|invoice|pension|accountant|"
     r"change (?:of |the |our )?main contact"
     r"|new main contact|main contact (?:change|is changing)|phone number (?:has )?change|"
     r"telephone number (?:has )?change|unsubscribe)\b",
@@ -69,6 +69,8 @@ def classify(subject: str, text: str) -> RequestKind:
         return RequestKind.MAIN_CONTACT_EXTENSION if details else RequestKind.UNKNOWN
     if email and _email_change_shape(text):
         return RequestKind.EMAIL_CHANGE
+    if new and details and nf.find_ods(text) and len(_LABEL_LINE.findall(text)) >= 3:
+        return RequestKind.NEW_PRACTICE_SETUP  # a filled-in set-up form, whatever else it says
     if _OTHER.search(both):
         return RequestKind.UNKNOWN
     if new and details:
@@ -76,6 +78,9 @@ def classify(subject: str, text: str) -> RequestKind:
     if email and details:
         return RequestKind.EMAIL_CHANGE
     return RequestKind.UNKNOWN
+
+
+_LABEL_LINE = re.compile(r"^[^\n:]{2,60}:\s*\S", re.M)
 
 
 def _has_details(text: str) -> bool:

@@ -149,6 +149,7 @@ class Extraction:
     sender: str | None = None
     drafts: dict[str, Draft] = field(default_factory=dict)
     loose_emails: list[str] = field(default_factory=list)
+    signer: str | None = None  # the sender's name with title, as the signature writes it
 
     def draft(self, role: str) -> Draft:
         return self.drafts.setdefault(role, Draft())
@@ -159,11 +160,17 @@ class Extraction:
         return _ROLE_MAP[self.kind].get(generic, fallback)
 
 
-def extract(kind: RequestKind, text: str, subject: str, sender: str | None) -> dict[str, Party]:
-    """The parties the text describes, keyed by the kind's roles (see model.ROLES)."""
+def extract(
+    kind: RequestKind, text: str, subject: str, sender: str | None, signature: str = ""
+) -> dict[str, Party]:
+    """The parties the text describes, keyed by the kind's roles (see model.ROLES).
+
+    `signature` only tells who "I" is ("I am the main contact"); its phones and addresses
+    are the sender's, never the request's.
+    """
     if kind is RequestKind.UNKNOWN:
         return {}
-    ex = Extraction(kind, sender)
+    ex = Extraction(kind, sender, signer=_signer(signature))
     prose = _labelled_pass(ex, text)
     _prose_pass(ex, prose)
     _subject_pass(ex, subject)
@@ -701,8 +708,18 @@ def _self_as_contact(ex: Extraction, sentence: str, primary: str) -> None:
     mine = _MY_EMAIL.search(sentence)
     if mine:
         draft.fill("contact_email", mine.group(1).lower())
-    if _I_AM_CONTACT.search(sentence) and ex.sender:
+    if _I_AM_CONTACT.search(sentence):
         draft.fill("contact_email", ex.sender)
+        draft.fill("contact_name", ex.signer)
+
+
+def _signer(signature: str) -> str | None:
+    """A titled name in the sign-off ('Mrs Jane Doe', 'Dr Sam Hill MRCGP')."""
+    for line in signature.split("\n")[:4]:
+        person = _PERSON.match(line.strip())
+        if person:
+            return nf.person_name(person.group(0))
+    return None
 
 
 def _contact_role(ex: Extraction, sentence: str, pos: int, primary: str) -> str:

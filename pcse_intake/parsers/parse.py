@@ -92,7 +92,7 @@ def _parse(raw: bytes, options: ParseOptions) -> ParsedEmail:
         found.append(Problem("automated_message", None, "An auto-reply, bounce or list message."))
     else:
         kind = classify(subject, own)
-    parties = extract(kind, own, subject, sender)
+    parties = extract(kind, own, subject, sender, reading.signature)
     if kind is not RequestKind.UNKNOWN:
         found = problems(kind, parties) + found
     if defects:

@@ -156,7 +156,8 @@ def _signature_start(lines: list[str], sender_names: tuple[str, ...]) -> int:
         line = lines[i].strip()
         if _VALEDICTION.match(line) and len(line) <= 60:
             return i
-        if names and line.rstrip(",.!").lower() in names:
+        bare = re.sub(r"^(dr|mr|mrs|ms|miss|mx|prof)\.?\s+", "", line.rstrip(",.!").lower())
+        if names and bare in names:
             return i
     return len(lines)
 
