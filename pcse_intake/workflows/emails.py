@@ -22,6 +22,7 @@ TEMPLATES = (
     "main_contact_extension_confirmation",
     "new_practice_access",
     "rejection",
+    "staff_reminder_digest",  # to staff, not practices: the daily reminder (maintenance.py)
 )
 
 
