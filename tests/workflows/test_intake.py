@@ -218,12 +218,15 @@ def test_a_failure_keeps_the_raw_bytes_and_quarantines_at_the_limit(
 ) -> None:
     where = MessageSource("INBOX", 1, 9)
     with transaction(database.sessions) as s:
-        assert record_failure(s, b"poison", error="boom\nline", now=NOW, source=where,
-                              max_attempts=3) == (1, False)
-        assert record_failure(s, b"poison", error="boom", now=NOW, source=where,
-                              max_attempts=3) == (2, False)
-        assert record_failure(s, b"poison", error="boom", now=NOW, source=where,
-                              max_attempts=3) == (3, True)
+        assert record_failure(
+            s, b"poison", error="boom\nline", now=NOW, source=where, max_attempts=3
+        ) == (1, False)
+        assert record_failure(
+            s, b"poison", error="boom", now=NOW, source=where, max_attempts=3
+        ) == (2, False)
+        assert record_failure(
+            s, b"poison", error="boom", now=NOW, source=where, max_attempts=3
+        ) == (3, True)
         [row] = s.scalars(select(InboundMessage)).all()
         assert row.raw == b"poison" and row.status == MessageStatus.QUARANTINED
         assert row.error == "boom" and row.uid == 9
