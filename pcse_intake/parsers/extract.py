@@ -119,6 +119,7 @@ class Draft:
     current_email: str | None = None
     new_email: str | None = None
     touched: bool = False
+    name_parts: tuple[tuple[int, str], ...] = ()  # (0 title | 1 first | 2 last, text)
 
     def fill(self, name: str, value: str | None, *, force: bool = False) -> None:
         if not value:
@@ -416,6 +417,8 @@ def _apply(
             draft.fill("phone", phones[0])
         elif len(re.sub(r"\D", "", value)) >= 6:
             draft.fill("phone", nf.phone(value))
+    elif fld == "contact_name" and _NAME_PART.search(label):
+        _contact_part(draft, label, value)
     elif fld == "contact_name":
         _contact(draft, value)
     elif fld == "contact_email":
@@ -441,6 +444,32 @@ def _is_nothing(value: str) -> bool:
             re.I,
         )
     )
+
+
+_NAME_PART = re.compile(
+    r"\b(title|first name|forename|given name|surname|last name|family name)\b", re.I
+)
+
+
+def _contact_part(draft: Draft, label: str, value: str) -> None:
+    """A contact's name given in parts: 'Main contact title: Mrs', '... first name: Anita'."""
+    part = _NAME_PART.search(label)
+    assert part is not None
+    order = (
+        0
+        if part.group(1).lower() == "title"
+        else (
+            1
+            if "first" in label.lower() or "forename" in label.lower() or "given" in label.lower()
+            else 2
+        )
+    )
+    pieces = dict(draft.name_parts)
+    pieces[order] = nf.collapse(value).strip(" ,.")
+    draft.name_parts = tuple(sorted(pieces.items()))
+    name = " ".join(v for _, v in draft.name_parts if v)
+    if len(draft.name_parts) >= 2 or not draft.contact_name:
+        draft.fill("contact_name", name, force=True)
 
 
 def _contact(draft: Draft, value: str) -> None:
@@ -597,8 +626,10 @@ def _mentions(sentence: str) -> list[_Mention]:
 def _prose_pass(ex: Extraction, lines: list[str]) -> None:
     primary = PRIMARY[ex.kind]
     text = "\n".join(lines)
-    for sentence in _sentences(text):
-        _prose_sentence(ex, sentence, primary)
+    for paragraph in re.split(r"\n\s*\n", text):
+        carry: str | None = None  # the party the previous sentence was about ("It is at ...")
+        for sentence in _sentences(paragraph):
+            carry = _prose_sentence(ex, sentence, primary, carry)
 
 
 def _sentence_role(ex: Extraction, before: str, primary: str) -> str:
@@ -625,8 +656,14 @@ def _sentence_role(ex: Extraction, before: str, primary: str) -> str:
     return primary
 
 
-def _prose_sentence(ex: Extraction, sentence: str, primary: str) -> None:
+_WE = re.compile(r"^\W*(we|we're|we\u2019re|we've|we\u2019ve|our|us|i|i'm|i\u2019m|my)\b", re.I)
+
+
+def _prose_sentence(ex: Extraction, sentence: str, primary: str, carry: str | None) -> str | None:
+    """Read one sentence; return the party it was about, for the next sentence."""
     mentions = _mentions(sentence)
+    if _WE.match(sentence):
+        carry = None  # "we"/"our" is the sender's own practice, the request's primary party
     roles: list[str] = []
     used: set[str] = set()
     for mention in mentions:
@@ -648,7 +685,10 @@ def _prose_sentence(ex: Extraction, sentence: str, primary: str) -> None:
                 best = role
         if best is not None:
             return best
-        return _sentence_role(ex, sentence[:pos], primary) if mentions == [] else roles[0]
+        if mentions:
+            return roles[0]
+        role = _sentence_role(ex, sentence[:pos], primary)
+        return carry if carry and role == primary else role
 
     taken: list[tuple[int, int]] = [(m.start, m.end) for m in mentions]
     for m in nf.ODS_TOKEN.finditer(sentence):
@@ -671,6 +711,8 @@ def _prose_sentence(ex: Extraction, sentence: str, primary: str) -> None:
         after = sentence[m.end() : m.end() + 60]
         email = re.match(r"\s*[(,]?\s*(?:email:?\s*)?<?(" + nf.EMAIL.pattern + r")", after)
         role = _contact_role(ex, sentence, m.start(), primary)
+        if not mentions and carry and role == primary:
+            role = carry
         draft = ex.draft(role)
         draft.fill("contact_name", nf.person_name(m.group(0)))
         if email:
@@ -686,6 +728,7 @@ def _prose_sentence(ex: Extraction, sentence: str, primary: str) -> None:
             ex.draft(owner(kind_word.start()) if mentions else primary).fill(
                 "org_type", nf.org_type(kind_word.group(2))
             )
+    return roles[-1] if roles else carry
 
 
 _MY_EMAIL = re.compile(

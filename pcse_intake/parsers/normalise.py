@@ -14,7 +14,7 @@ ODS_TOKEN = re.compile(
     # pharmacy, dental and optical codes hold at least one digit ("FK5W1"), which keeps
     # words such as "Focal" or "Valley" from reading as codes
     r"|F(?=[A-Z]{0,3}\d)[A-Z0-9]{4}"  # pharmacy
-    r"|V(?=[A-Z]{0,4}\d)[A-Z0-9]{5,6}"  # dental
+    r"|V\d{3}\s\d{2,3}|V(?=[A-Z]{0,4}\d)[A-Z0-9]{5,6}"  # dental ("V123 456" too)
     r"|TP(?=[A-Z]{0,2}\d)[A-Z0-9]{3,4}"  # optical
     r")(?![\w@])",
     re.IGNORECASE,
