@@ -23,7 +23,7 @@ from pcse_intake.inbox_worker.oauth import RefreshingToken
 log = logging.getLogger(__name__)
 
 # What a dropped, refused or hung connection raises: the poll stops and is retried later.
-CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+CONNECTION_ERRORS: tuple[type[Exception], ...] = (
     OSError,  # includes socket.timeout, ConnectionResetError, ssl.SSLError
     imaplib.IMAP4.abort,
     IMAPClientError,

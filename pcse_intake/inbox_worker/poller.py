@@ -88,7 +88,13 @@ class Poller:
         event(log, "poll_done", mailbox=self.source.name, **vars(report))
         return report
 
-    def watch(self, *, seconds: float, stop: threading.Event) -> int:
+    def watch(
+        self,
+        *,
+        seconds: float,
+        stop: threading.Event,
+        on_poll: Callable[[PollReport], None] = lambda report: None,
+    ) -> int:
         """IMAP IDLE for up to `seconds`, polling as soon as mail arrives; returns polls made."""
         deadline = time.monotonic() + seconds
         polls = 0
@@ -97,7 +103,7 @@ class Poller:
             if remaining <= 0:
                 break
             if self.source.wait_for_mail(min(remaining, IDLE_SLICE_SECONDS)):
-                self.poll()
+                on_poll(self.poll())
                 polls += 1
         return polls
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -89,3 +92,70 @@ def counts(sessions: sessionmaker[Session]) -> tuple[int, int, int]:
 
 def fixed_now() -> datetime:
     return datetime.now(UTC)
+
+
+IMAP_PASSWORD_ENV = "PCSE_TEST_IMAP_PASSWORD"
+
+
+def write_config(
+    folder: Path,
+    database_url: str,
+    imap: ImapAccount | None = None,
+    smtp: SmtpSink | None = None,
+    **sections: dict[str, object],
+) -> Path:
+    """A config.toml for a CLI run against test servers (plain protocols on loopback)."""
+    tables: dict[str, dict[str, object]] = {"database": {"url": database_url}}
+    if imap is not None:
+        tables["mailbox"] = {
+            "host": imap.host,
+            "port": imap.port,
+            "security": "none",
+            "username": imap.username,
+            "password_env": IMAP_PASSWORD_ENV,
+        }
+    if smtp is not None:
+        tables["smtp"] = {"host": smtp.host, "port": smtp.port, "security": "none"}
+    tables.setdefault("health", {})["enabled"] = False
+    for name, values in sections.items():
+        tables.setdefault(name, {}).update(values)
+    lines = []
+    for name, values in tables.items():
+        lines.append(f"[{name}]")
+        lines += [f"{key} = {_toml(value)}" for key, value in values.items()]
+    path = folder / "config.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def cli(
+    config: Path,
+    *args: str,
+    imap: ImapAccount | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """Run `pcse-intake --config CONFIG ARGS...` as a real process."""
+    environment = dict(os.environ)
+    if imap is not None:
+        environment[IMAP_PASSWORD_ENV] = imap.password
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-c", CLI_MAIN, "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=timeout,
+        check=False,
+    )
+
+
+CLI_MAIN = "from pcse_intake.inbox_worker.cli import main; main()"
