@@ -17,10 +17,15 @@ def tokens_match(expected: str | None, given: str | None) -> bool:
 
 
 def cross_site(request: Request) -> bool:
-    """True when the browser tells us the POST came from another site."""
+    """True when the browser tells us the POST came from another site.
+
+    Fetch metadata decides when the browser sends it (every current browser does); otherwise
+    the Origin header, where "null" (an opaque origin: a sandboxed frame, a data: URL) counts
+    as foreign.
+    """
     fetch_site = request.headers.get("sec-fetch-site")
-    if fetch_site is not None and fetch_site not in _SAME_SITE_FETCH:
-        return True
+    if fetch_site is not None:
+        return fetch_site not in _SAME_SITE_FETCH
     origin = request.headers.get("origin")
     if origin is None:
         return False  # older browsers and non-browser clients: the token still decides

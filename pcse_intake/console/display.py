@@ -6,6 +6,8 @@ import unicodedata
 from datetime import datetime, timedelta
 from typing import Any
 
+from pcse_intake.workflows.fields import describe
+
 # Characters that reorder or hide text (Trojan Source, CVE-2021-42574) or join look-alikes:
 # bidi embeddings/overrides/isolates, zero-width characters, the BOM, soft hyphen, word joiner.
 _INVISIBLE = frozenset(
@@ -78,3 +80,12 @@ def flatten_fields(fields: dict[str, Any], prefix: str = "") -> list[tuple[str, 
         elif value is not None:
             rows.append((path, str(value)))
     return rows
+
+
+def field_label(path: str) -> str:
+    """A parsed field's name for staff: the workflow's wording (written for practices) retold."""
+    text = describe(path)
+    if text.startswith("your "):
+        text = "the " + text[len("your ") :]
+    text = text.replace("ods code", "ODS code")
+    return text[:1].upper() + text[1:]

@@ -77,6 +77,8 @@ def test_a_wrong_or_foreign_csrf_token_is_403(signed_in: Console) -> None:
         {"origin": "https://evil.example"},
         {"sec-fetch-site": "cross-site"},
         {"sec-fetch-site": "same-site"},
+        {"origin": "null"},
+        {"sec-fetch-site": "cross-site", "origin": "http://testserver"},
     ],
 )
 def test_a_cross_site_post_is_403_even_with_the_token(
@@ -119,7 +121,7 @@ def test_security_headers_are_on_every_response(signed_in: Console, path: str) -
         assert directive in CONTENT_SECURITY_POLICY
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["x-frame-options"] == "DENY"
-    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["referrer-policy"] == "same-origin"
 
 
 def test_pages_with_personal_data_are_never_cached(signed_in: Console) -> None:

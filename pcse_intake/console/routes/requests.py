@@ -10,14 +10,14 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from pcse_intake.console.deps import DbSession, Post, Posted, Who, require
-from pcse_intake.console.display import flatten_fields
+from pcse_intake.console.display import field_label, flatten_fields
 from pcse_intake.console.outcomes import attempt
 from pcse_intake.console.pages import render, see_other
 from pcse_intake.console.permissions import Action
 from pcse_intake.console.session_store import SignedIn
 from pcse_intake.workflows import decisions
 from pcse_intake.workflows.errors import RequestNotFound, WorkflowRefusal
-from pcse_intake.workflows.fields import describe, valid_paths
+from pcse_intake.workflows.fields import valid_paths
 from pcse_intake.workflows.queries import request_detail
 from pcse_intake.workflows.states import is_open
 
@@ -46,7 +46,7 @@ def _page(
         {
             "r": detail,
             "fields": flatten_fields(detail.request),
-            "describe": describe,
+            "describe": field_label,
             "paths": valid_paths(detail.kind) if detail.kind != "unknown" else (),
             "outcomes": OUTCOMES,
             "is_open": is_open(detail.state),

@@ -1,0 +1,169 @@
+"""A real browser (Debian's Chromium, driven by Playwright) against the console under uvicorn.
+
+Sign in as a verifier, record a confirmed call, sign out; sign in as an approver, approve;
+send the outbox to a real aiosmtpd sink and find the confirmation there. Screenshots of the
+queue and of a request page go to test-output/screenshots/. Along the way: no script from an
+e-mail runs, and the browser asks nothing of any server but ours.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Page, sync_playwright
+
+from pcse_intake.config import ConsoleSettings, Settings, SmtpSettings
+from pcse_intake.console.app import create_app
+from pcse_intake.inbox_worker.outbox_job import send_outbox
+from pcse_intake.inbox_worker.smtp_sender import SmtpMailer
+from pcse_intake.workflows.models import utcnow
+from tests.conftest import CORPUS, TestDatabase
+from tests.console.conftest import PASSWORD, Console
+from tests.console.seed import EMAIL_CHANGE, add_practice, record
+from tests.console.test_security import XSS_EMAIL
+from tests.servers import SmtpSink
+
+pytestmark = [pytest.mark.browser, pytest.mark.smtp, pytest.mark.slow]
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@contextmanager
+def served(app: object) -> Iterator[str]:
+    """The app under uvicorn on a loopback port the OS picked; yields its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def seed(database: TestDatabase) -> tuple[str, str]:
+    """A realistic queue: twenty corpus e-mails over the past days, our request, a hostile one."""
+    add_practice(database.sessions)
+    now = utcnow()
+    for number in range(1, 21):
+        raw = (CORPUS / f"{number:03d}.eml").read_bytes()
+        record(database.sessions, raw, now=now - timedelta(days=21 - number, hours=number))
+    ref, _ = record(
+        database.sessions, EMAIL_CHANGE.format(tag="browser"), now=now - timedelta(hours=5)
+    )
+    hostile, _ = record(database.sessions, XSS_EMAIL, now=now - timedelta(hours=1))
+    assert ref is not None and hostile is not None
+    return ref, hostile
+
+
+def sign_in(page: Page, base: str, username: str) -> None:
+    page.goto(f"{base}/sign-in")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(f"{base}/")
+
+
+def sign_out(page: Page) -> None:
+    page.click("button:has-text('Sign out')")
+    page.wait_for_selector("text=You have signed out.")
+
+
+def test_verify_then_approve_in_a_real_browser_and_the_confirmation_is_sent(
+    console: Console,
+) -> None:
+    ref, hostile = seed(console.database)
+    console.add_staff("vera.verifier", "verifier")
+    console.add_staff("alex.approver", "approver")
+    settings = dataclasses.replace(Settings(), console=ConsoleSettings(secure_cookies=False))
+    app = create_app(settings, console.database.sessions)  # the real clock, as in production
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    requested: list[str] = []
+    dialogs: list[str] = []
+
+    with served(app) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("request", lambda r: requested.append(r.url))
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+        page.goto(f"{base}/")
+        assert page.locator("h1").inner_text() == "Sign in to continue"
+        sign_in(page, base, "vera.verifier")
+        assert page.locator("h1").inner_text() == "Requests"
+        page.screenshot(path=str(SCREENSHOTS / "console-queue.png"), full_page=True)
+
+        page.click(f"a:has-text('{ref}')")
+        page.wait_for_url(f"{base}/requests/{ref}")
+        assert "+441134960000" in page.locator("#verification ~ .nhsuk-card").inner_text()
+        page.screenshot(path=str(SCREENSHOTS / "console-request.png"), full_page=True)
+        page.check("#outcome-confirmed")
+        page.fill("#notes", "Spoke to the practice manager on the number on record.")
+        page.click("button:has-text('Record the call')")
+        page.wait_for_selector("text=The call has been recorded.")
+        assert "Verified" in page.locator(".nhsuk-tag").first.inner_text()
+        # The verifier is offered no approval, whatever the page would allow an approver.
+        assert page.locator("button:has-text('Approve')").count() == 0
+
+        # A hostile e-mail's page: its script, links and tracker stay inert text.
+        page.goto(f"{base}/requests/{hostile}")
+        assert "alert(2)" in page.locator("pre.pcse-email").inner_text()
+        sign_out(page)
+
+        sign_in(page, base, "alex.approver")
+        page.goto(f"{base}/requests/{ref}")
+        page.click("button:has-text('Approve and change the records')")
+        page.wait_for_selector("text=The request has been approved.")
+        assert "Completed" in page.locator(".nhsuk-tag").first.inner_text()
+        page.screenshot(path=str(SCREENSHOTS / "console-request-approved.png"), full_page=True)
+        browser.close()
+
+    assert dialogs == []  # no script from any e-mail ran
+    assert requested and all(url.startswith(base) for url in requested), requested
+
+    with SmtpSink() as sink:
+        smtp = SmtpSettings(host=sink.host, port=sink.port, security="none")
+        report = send_outbox(
+            console.database.sessions,
+            lambda: SmtpMailer(smtp),
+            settings=dataclasses.replace(settings, smtp=smtp),
+            now=utcnow,
+        )
+        assert report.failed == 0 and report.sent > 0
+        confirmations = [
+            m
+            for m in sink.received
+            if ref in str(m.message()["Subject"]) and "greenlane" in ",".join(m.rcpt_tos)
+        ]
+    subjects = [str(m.message()["Subject"]) for m in confirmations]
+    assert any("received" not in s.lower() for s in subjects), (
+        subjects
+    )  # beyond the acknowledgement
