@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 import click
 
 from pcse_intake.inbox_worker.cli.common import fail, open_database, settings_from
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+from pcse_intake.inbox_worker.imap_source import is_loopback
 
 
 @click.command(name="serve")
