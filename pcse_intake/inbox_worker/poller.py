@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import imaplib
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,6 +39,7 @@ class PollReport:
     quarantined: int = 0  # failed too often: moved to the quarantine folder
     moved: int = 0
     uidvalidity_changed: bool = False
+    busy: bool = False  # another worker holds this mailbox right now; nothing was done
 
 
 class Poller:
@@ -65,6 +68,13 @@ class Poller:
 
     def poll(self) -> PollReport:
         """Record everything in the folder that is not recorded yet; move what is recorded."""
+        with mailbox_lease(self.sessions, self.source.name) as held:
+            if not held:
+                event(log, "mailbox_busy", mailbox=self.source.name)
+                return PollReport(busy=True)
+            return self._poll()
+
+    def _poll(self) -> PollReport:
         if self.uidvalidity is None:
             self.connect()
         assert self.uidvalidity is not None
@@ -261,6 +271,31 @@ class Poller:
                     if uid is not None and status != MessageStatus.RECEIVED:
                         settled[uid] = status
         return settled
+
+
+@contextmanager
+def mailbox_lease(sessions: sessionmaker[Session], mailbox: str) -> Iterator[bool]:
+    """On PostgreSQL, one worker at a time per mailbox (a session advisory lock).
+
+    Concurrent IMAP MOVEs of one message by two workers can leave two copies in the target
+    folder, so workers take turns; the lock dies with its connection if a worker is killed.
+    The database's unique keys still catch any duplicate that slipped past. SQLite is for
+    one machine and one worker, so it needs no lease.
+    """
+    engine = sessions.kw.get("bind")
+    if not isinstance(engine, Engine) or engine.dialect.name != "postgresql":
+        yield True
+        return
+    key = int.from_bytes(hashlib.sha256(mailbox.encode()).digest()[:8], "big", signed=True)
+    with engine.connect() as connection:
+        held = bool(connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}))
+        connection.commit()
+        try:
+            yield held
+        finally:
+            if held:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                connection.commit()
 
 
 def _batches(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:

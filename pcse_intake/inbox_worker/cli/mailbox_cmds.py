@@ -52,6 +52,9 @@ def poll_command(ctx: click.Context, once: bool) -> None:
         raise UsageProblem(f"poll failed: {_one_line(exc)}") from exc
     finally:
         poller.close()
+    if report.busy:
+        click.echo("another worker is polling this mailbox right now; nothing done")
+        return
     click.echo(
         f"{report.seen} in {settings.mailbox.folder}: {report.recorded} recorded, "
         f"{report.duplicates} already known, {report.failed} failed (kept, will retry), "

@@ -1,0 +1,234 @@
+"""Faults: a worker killed mid-way, a dropped connection, a poison message, two workers at once.
+
+Invariants after recovery: no message lost, none recorded twice, no reply queued twice.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from pcse_intake.inbox_worker.faults import CRASH_ENV
+from pcse_intake.inbox_worker.imap_source import CONNECTION_ERRORS, ImapMailbox
+from pcse_intake.inbox_worker.poller import Poller
+from pcse_intake.workflows import intake
+from pcse_intake.workflows.db import make_engine, make_sessionmaker
+from pcse_intake.workflows.models import InboundMessage, MessageStatus, OutboxMessage
+from tests.conftest import TestDatabase
+from tests.inbox_worker.support import (
+    CLI_MAIN,
+    IMAP_PASSWORD_ENV,
+    cli,
+    counts,
+    folder_counts,
+    sample_messages,
+    test_settings,
+    write_config,
+)
+from tests.servers import DovecotServer, EmbeddedImap, ImapAccount, pymap_account, seed_mailbox
+
+
+def _seed(account: ImapAccount, messages: list[bytes]) -> None:
+    seed_mailbox(
+        host=account.host,
+        port=account.port,
+        username=account.username,
+        password=account.password,
+        messages=messages,
+    )
+
+
+def _assert_each_message_once(url: str, expected: int) -> None:
+    sessions = make_sessionmaker(make_engine(url))
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(InboundMessage)) == expected
+        shas = session.scalars(select(InboundMessage.sha256)).all()
+        assert len(set(shas)) == expected
+        # One reply per message at most: no message ever queued two.
+        per_request = session.execute(
+            select(OutboxMessage.request_id, OutboxMessage.template, func.count())
+            .group_by(OutboxMessage.request_id, OutboxMessage.template)
+            .having(func.count() > 1)
+        ).all()
+        assert per_request == []
+
+
+@pytest.mark.imap
+@pytest.mark.parametrize("point", ["after_fetch", "after_commit"])
+def test_a_worker_killed_mid_message_loses_nothing_and_repeats_nothing(
+    point: str, pymap_server: EmbeddedImap, tmp_path: Path, sqlite_url: str
+) -> None:
+    account = pymap_account(pymap_server)
+    config = write_config(tmp_path, sqlite_url, account)
+    assert cli(config, "db", "upgrade").returncode == 0
+    _seed(account, sample_messages(4))
+
+    killed = cli(config, "poll", "--once", imap=account, env={CRASH_ENV: point})
+    assert killed.returncode == -9  # SIGKILL, as kill -9 would
+    recorded_before_restart = counts(make_sessionmaker(make_engine(sqlite_url)))[0]
+    assert recorded_before_restart == (1 if point == "after_commit" else 0)
+    assert folder_counts(account, "INBOX")["INBOX"] == 4  # nothing moved before the crash
+
+    restarted = cli(config, "poll", "--once", imap=account)
+    assert restarted.returncode == 0, restarted.stderr
+    assert folder_counts(account, "INBOX", "Processed") == {"INBOX": 0, "Processed": 4}
+    _assert_each_message_once(sqlite_url, 4)
+
+
+@pytest.mark.imap
+def test_a_connection_dropped_mid_batch_is_resumed_by_the_next_poll_without_duplicates(
+    pymap_server: EmbeddedImap, sqlite_database: TestDatabase
+) -> None:
+    account = pymap_account(pymap_server)
+    _seed(account, sample_messages(6))
+    settings = test_settings(sqlite_database.url, account, batch_size=2)
+
+    class DroppingMailbox(ImapMailbox):
+        moves = 0
+
+        def move(self, uid: int, folder: str) -> None:
+            super().move(uid, folder)
+            DroppingMailbox.moves += 1
+            if DroppingMailbox.moves == 3:
+                # The network goes away under the client, in the middle of the second batch.
+                import socket
+
+                self.client.socket().shutdown(socket.SHUT_RDWR)
+
+    poller = Poller(
+        DroppingMailbox(settings.mailbox, password=account.password),
+        sqlite_database.sessions,
+        settings=settings,
+        now=lambda: datetime.now(UTC),
+    )
+    with pytest.raises(CONNECTION_ERRORS):
+        poller.poll()
+    poller.close()
+    recorded_at_drop = counts(sqlite_database.sessions)[0]
+    assert 3 <= recorded_at_drop < 6
+
+    fresh = Poller(
+        ImapMailbox(settings.mailbox, password=account.password),
+        sqlite_database.sessions,
+        settings=settings,
+        now=lambda: datetime.now(UTC),
+    )
+    try:
+        report = fresh.poll()
+    finally:
+        fresh.close()
+    assert report.recorded == 6 - recorded_at_drop
+    assert folder_counts(account, "INBOX", "Processed") == {"INBOX": 0, "Processed": 6}
+    _assert_each_message_once(sqlite_database.url, 6)
+
+
+@pytest.mark.imap
+def test_a_poison_message_is_kept_retried_then_quarantined_while_its_neighbours_go_through(
+    pymap_server: EmbeddedImap, sqlite_database: TestDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account = pymap_account(pymap_server)
+    good = sample_messages(3)
+    poison = b"From: x@nhs.net\r\nSubject: POISON\r\nMessage-ID: <p@x>\r\n\r\nboom\r\n"
+    _seed(account, [good[0], poison, good[1], good[2]])
+    real_parse = intake.parse
+
+    def exploding_parse(raw: bytes, options: object = None) -> object:
+        if b"POISON" in raw:
+            raise RuntimeError("parser bug on this one")
+        return real_parse(raw, options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(intake, "parse", exploding_parse)
+    settings = test_settings(sqlite_database.url, account, max_attempts=3)
+    poller = Poller(
+        ImapMailbox(settings.mailbox, password=account.password),
+        sqlite_database.sessions,
+        settings=settings,
+        now=lambda: datetime.now(UTC),
+    )
+    try:
+        reports = [poller.poll() for _ in range(3)]
+    finally:
+        poller.close()
+    assert (reports[0].recorded, reports[0].failed) == (3, 1)
+    assert (reports[1].failed, reports[2].quarantined) == (1, 1)
+    assert folder_counts(account, "INBOX", "Processed", "Quarantine") == {
+        "INBOX": 0,
+        "Processed": 3,
+        "Quarantine": 1,
+    }
+    with sqlite_database.sessions() as session:
+        kept = (
+            session.scalars(
+                select(InboundMessage).where(InboundMessage.subject == "POISON")
+            ).one_or_none()
+            or session.scalars(
+                select(InboundMessage).where(InboundMessage.status == MessageStatus.QUARANTINED)
+            ).one()
+        )
+        assert kept.raw == poison and kept.attempts == 3
+        assert kept.error is not None and "parser bug" in kept.error
+    _assert_each_message_once(sqlite_database.url, 4)
+
+
+@pytest.mark.imap
+def test_a_changed_uidvalidity_rescans_safely_and_raises_an_alert(
+    sqlite_database: TestDatabase, caplog: pytest.LogCaptureFixture
+) -> None:
+    messages = sample_messages(3)
+    first_total = None
+    for _server_life in range(2):
+        # pymap starts with a new UIDVALIDITY each time: the mailbox was "recreated".
+        with EmbeddedImap(username="testuser", password="testpass") as server:
+            account = pymap_account(server)
+            _seed(account, messages)
+            settings = test_settings(sqlite_database.url, account)
+            poller = Poller(
+                ImapMailbox(settings.mailbox, password=account.password),
+                sqlite_database.sessions,
+                settings=settings,
+                now=lambda: datetime.now(UTC),
+            )
+            try:
+                report = poller.poll()
+            finally:
+                poller.close()
+            first_total = first_total or counts(sqlite_database.sessions)
+    assert report.uidvalidity_changed and report.duplicates == 3 and report.recorded == 0
+    assert counts(sqlite_database.sessions) == first_total
+    assert any(r.getMessage() == "uidvalidity_changed" for r in caplog.records)
+
+
+@pytest.mark.dovecot
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_two_worker_processes_on_one_mailbox_and_one_postgresql_record_each_message_once(
+    pg_url: str, tmp_path: Path
+) -> None:
+    with DovecotServer() as dovecot:
+        account = dovecot.account
+        messages = sample_messages(24)
+        _seed(account, messages)
+        config = write_config(tmp_path, pg_url, account, mailbox={"batch_size": 5})
+        assert cli(config, "db", "upgrade").returncode == 0
+        env = {**__import__("os").environ, IMAP_PASSWORD_ENV: account.password}
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-c", CLI_MAIN, "--config", str(config), "poll", "--once"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            for _ in range(2)
+        ]
+        outputs = [worker.communicate(timeout=180) for worker in workers]
+        assert [w.returncode for w in workers] == [0, 0], outputs
+        # Each either polled or saw the other holding the mailbox's lease, and stood back.
+        assert all("recorded" in out or "another worker" in out for out, _err in outputs)
+        assert folder_counts(account, "INBOX", "Processed") == {"INBOX": 0, "Processed": 24}
+    _assert_each_message_once(pg_url, 24)
