@@ -4,7 +4,7 @@ and a way to feed intake a `ParsedEmail` we build ourselves (independent of the 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
@@ -71,29 +71,37 @@ def ready(database: TestDatabase) -> TestDatabase:
     return database
 
 
-Feed = Callable[..., IntakeResult]
+class Feed:
+    """feed(session, parsed, **kw): record a message whose parse is exactly `parsed`.
+
+    `teach(raw, parsed)` says what the (fake) parser will make of some bytes from now on.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.parses: dict[bytes, ParsedEmail] = {}
+
+    def parse(self, raw: bytes, _options: Any = None) -> ParsedEmail:
+        return self.parses[raw]
+
+    def teach(self, raw: bytes, parsed: ParsedEmail) -> None:
+        self.parses[raw] = parsed
+
+    def __call__(
+        self, session: Session, parsed: ParsedEmail, *, raw: bytes | None = None, **kw: Any
+    ) -> IntakeResult:
+        raw = raw if raw is not None else f"raw {uuid.uuid4()}".encode()
+        self.teach(raw, parsed)
+        kw.setdefault("now", NOW)
+        kw.setdefault("settings", self.settings)
+        return record_message(session, raw, **kw)
 
 
 @pytest.fixture
 def feed(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Feed:
-    """feed(session, parsed, **kw): record a message whose parse is exactly `parsed`."""
-    parsed_by_raw: dict[bytes, ParsedEmail] = {}
-
-    def fake_parse(raw: bytes, _options: Any = None) -> ParsedEmail:
-        return parsed_by_raw[raw]
-
-    monkeypatch.setattr(intake, "parse", fake_parse)
-
-    def _feed(
-        session: Session, parsed: ParsedEmail, *, raw: bytes | None = None, **kw: Any
-    ) -> IntakeResult:
-        raw = raw if raw is not None else f"raw {uuid.uuid4()}".encode()
-        parsed_by_raw[raw] = parsed
-        kw.setdefault("now", NOW)
-        kw.setdefault("settings", settings)
-        return record_message(session, raw, **kw)
-
-    return _feed
+    feeder = Feed(settings)
+    monkeypatch.setattr(intake, "parse", feeder.parse)
+    return feeder
 
 
 def email_change(
