@@ -21,6 +21,7 @@ from pcse_intake.workflows.apply import apply_change
 from pcse_intake.workflows.callback import mask_phone, number_on_record
 from pcse_intake.workflows.checks import SUBJECT_ROLE, problem, recompute_problems
 from pcse_intake.workflows.errors import (
+    CannotApply,
     FourEyesViolation,
     IllegalTransition,
     InvalidValue,
@@ -206,18 +207,22 @@ def approve(session: Session, *, ref: str, by: str, now: datetime, settings: Set
     )
     in_reply_to, references = threading(_first_message(session, request))
     for notice in notices:
-        enqueue(
-            session,
-            template=notice.template,
-            to=notice.to,
-            context={"ref": request.ref, **notice.context},
-            now=now,
-            settings=settings,
-            request=request,
-            in_reply_to=in_reply_to,
-            references=references,
-            auto_submitted=AUTO_GENERATED,
-        )
+        try:
+            enqueue(
+                session,
+                template=notice.template,
+                to=notice.to,
+                context={"ref": request.ref, **notice.context},
+                now=now,
+                settings=settings,
+                request=request,
+                in_reply_to=in_reply_to,
+                references=references,
+                auto_submitted=AUTO_GENERATED,
+            )
+        except InvalidValue as exc:
+            # Nothing is applied: the caller rolls back the registry change with this.
+            raise CannotApply(f"cannot e-mail {notice.template}: {exc}; correct it first") from None
     _flush(session, request)
     return request
 
