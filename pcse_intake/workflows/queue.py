@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, String, cast, false, func, or_, select
+from sqlalchemy import ColumnElement, String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from pcse_intake.workflows.models import InboundMessage, MessageStatus, Request, format_ref
@@ -139,22 +139,25 @@ def _conditions(filters: QueueFilter) -> list[ColumnElement[bool]]:
 
 
 def _search_condition(search: str) -> ColumnElement[bool]:
-    """Reference, ODS code, practice name or e-mail address: whichever the text can be."""
-    options: list[ColumnElement[bool]] = []
+    """Reference, ODS code, practice name or e-mail address: whichever the text can be.
+
+    A reference or an ODS code is looked up exactly (an index each); only other text is
+    matched as a part of practice names or addresses (a scan, but of one table).
+    """
     ref = _REF.match(search)
     if ref:
-        options.append(Request.id == int(ref.group(1)))
+        return Request.id == int(ref.group(1))
     compact = search.replace(" ", "").upper()
     if _ODS.match(compact):
-        options.append(Request.ods_code == compact)
+        return Request.ods_code == compact
     pattern = f"%{_escape_like(search.lower())}%"
     if "@" in search:
         # The sender, or any address in the parsed fields (current, new, main contact).
-        options.append(Request.sender.like(pattern, escape="\\"))
-        options.append(func.lower(cast(Request.fields, String)).like(pattern, escape="\\"))
-    else:
-        options.append(func.lower(Request.practice_name).like(pattern, escape="\\"))
-    return or_(false(), *options)
+        return or_(
+            Request.sender.like(pattern, escape="\\"),
+            func.lower(cast(Request.fields, String)).like(pattern, escape="\\"),
+        )
+    return func.lower(Request.practice_name).like(pattern, escape="\\")
 
 
 def _escape_like(text: str) -> str:

@@ -50,6 +50,10 @@ CHROMIUM_ARGS = [
 def served(app: object) -> Iterator[str]:
     """The app under uvicorn on a loopback port the OS picked; yields its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # Inherited by accepted connections. uvicorn sets it when it binds the socket itself (as
+    # `pcse-intake serve` does) but not on a socket handed to it; without it every response
+    # on a kept-alive connection stalls ~40 ms (Nagle against delayed ACKs).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))  # type: ignore[arg-type]
