@@ -39,15 +39,17 @@ PRIMARY: dict[RequestKind, str] = {
     RequestKind.NEW_PRACTICE_SETUP: "new_practice",
 }
 
-_SEPARATOR = re.compile(r"\s*(?::|\s[-\u2013\u2014=]\s|\t+|\s{3,})\s*")
+_SEPARATOR = re.compile(r"[ \t]{0,8}(?::|\s[-\u2013\u2014=]\s|\t{1,8}|[ \t]{3,8})[ \t]{0,8}")
 _BULLET = re.compile(r"^\s*(?:[-*\u2022\u00b7\u25aa\u25cf\u2013>o]\s+|\d{1,2}[.)]\s+)")
 _TITLE = r"(?:Dr|Mr|Mrs|Ms|Miss|Mx|Prof|Professor|Rev|Sir|Dame)\.?"
 _PERSON = re.compile(
-    rf"\b{_TITLE}\s+[A-Z][\w'\u2019-]*(?:\s+(?:[A-Z][\w'\u2019-]*|de|van|von|du|da|le|la|bin|al)){{0,3}}"
+    rf"\b{_TITLE}\s{{1,3}}[A-Z][\w'\u2019-]{{0,40}}"
+    rf"(?:\s{{1,3}}(?:[A-Z][\w'\u2019-]{{0,40}}|de|van|von|du|da|le|la|bin|al)){{0,3}}"
 )
-_NAME_WORD = r"[A-Z][\w'\u2019&.-]*"
+_NAME_WORD = r"[A-Z][\w'\u2019&.-]{0,40}"
 _ORG_NAME = re.compile(
-    rf"{_NAME_WORD}(?:\s+(?:(?:upon|on|under|in|the|and|of|de|la|&)\s+)*{_NAME_WORD}){{0,7}}"
+    rf"{_NAME_WORD}(?:\s{{1,3}}(?:(?:upon|on|under|in|the|and|of|de|la|&)\s{{1,3}}){{0,3}}"
+    rf"{_NAME_WORD}){{0,7}}"
 )
 _ORG_WORDS = re.compile(
     r"\b(surgery|practice|pharmacy|chemists?|dental|dentists?|opticians?|optometrists?|"

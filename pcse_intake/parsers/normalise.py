@@ -20,10 +20,14 @@ ODS_TOKEN = re.compile(
     re.IGNORECASE,
 )
 POSTCODE = re.compile(
-    r"\b([A-Z]{1,2}\d[A-Z\d]?)\s*(\d[A-Z]{2})\b",
+    r"\b([A-Z]{1,2}\d[A-Z\d]?)\s{0,3}(\d[A-Z]{2})\b",
     re.IGNORECASE,
 )
-EMAIL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# Bounded repeats (RFC 5321 sizes) keep every search linear: an unbounded local part made
+# "a.a.a.a..." quadratic.
+EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8}"
+)
 # UK phone numbers as written: 0113 496 0682, (0114) 496 0744, +44 (0)20 7946 0759, 07700900123
 PHONE = re.compile(r"(?<![\w+])(?:\+\s?44\s?(?:\(0\)\s?)?|\(?0)\d[\d\s()-]{7,14}\d(?!\d)")
 TITLES = ("dr", "mr", "mrs", "ms", "miss", "mx", "prof", "professor", "sir", "dame", "rev")

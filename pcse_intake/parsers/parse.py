@@ -18,6 +18,12 @@ from pcse_intake.parsers.validate import missing, problems
 MALFORMED = "malformed_message"
 # Headers whose repetition makes identity ambiguous: we flag it and trust none of them.
 _SINGLE = ("From", "Sender", "Subject", "Message-ID", "Date", "Reply-To", "Content-Type")
+# A request is a few kilobytes. Classification and extraction read at most this much of
+# what the sender wrote, in lines of at most MAX_LINE characters, so their cost stays
+# bounded whatever a crafted body holds; `full_text` keeps up to MAX_FULL_TEXT for display.
+MAX_REQUEST_CHARS = 64_000
+MAX_LINE = 2_000
+MAX_FULL_TEXT = 1_000_000
 
 
 def parse(raw: bytes, options: ParseOptions | None = None) -> ParsedEmail:
@@ -85,8 +91,9 @@ def _parse(raw: bytes, options: ParseOptions) -> ParsedEmail:
     defects.extend(body.defects)
     full_text = _full_text(body)
     automated = hd.is_automated(headers, subject, sender, report=body.delivery_report)
-    reading = read_text(full_text, subject, _sender_names(base.sender_name, sender))
+    reading = read_text(_bounded(full_text), subject, _sender_names(base.sender_name, sender))
     own = "\n\n".join(t for t in (reading.own, reading.forwarded) if t)
+    own = "\n".join(line[:MAX_LINE] for line in own[:MAX_REQUEST_CHARS].split("\n"))
     if automated:
         kind = RequestKind.UNKNOWN
         found.append(Problem("automated_message", None, "An auto-reply, bounce or list message."))
@@ -117,8 +124,14 @@ def _parse(raw: bytes, options: ParseOptions) -> ParsedEmail:
 
 def _full_text(body: Body) -> str:
     texts = [html_to_text(p.text) if p.html else p.text for p in body.parts]
-    text = "\n\n".join(t.strip("\n") for t in texts if t.strip())
-    return re.sub(r"[ \t]+\n", "\n", text)
+    text = "\n\n".join(t.strip("\n") for t in texts if t.strip())[:MAX_FULL_TEXT]
+    return "\n".join(line.rstrip() for line in text.split("\n"))
+
+
+def _bounded(text: str) -> str:
+    """The start of the text, in lines no longer than MAX_LINE, for quote and signature
+    detection (the history and signature of a real request sit well inside it)."""
+    return "\n".join(line[:MAX_LINE] for line in text[: MAX_REQUEST_CHARS * 2].split("\n"))
 
 
 def _sender_names(display: str | None, address: str | None) -> tuple[str, ...]:

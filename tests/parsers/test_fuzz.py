@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pcse_intake.parsers import ParseOptions, RequestKind, parse
+
+from .helpers import message
 
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "corpus"
 SAMPLES = [p.read_bytes() for p in sorted(CORPUS.glob("*.eml"))[:10]]
@@ -99,3 +102,24 @@ def test_over_the_size_limit_is_reported_and_not_read() -> None:
     assert result.has_problem("message_too_large")
     assert result.sender == "a@nhs.net"
     assert result.full_text == ""
+
+
+CRAFTED_BODIES = {
+    "dotted": "a." * 200_000,
+    "capitals": "Aaa " * 200_000,
+    "connectors": "Aaa " + "on " * 200_000,
+    "labels": "Practice code: " * 50_000,
+    "empty labels": "Name:\n" * 200_000,
+    "postcodes": "LS1 1AA " * 100_000,
+    "quotes": "> x\n" * 200_000,
+    "one long word": "x" * 1_000_000,
+    "facts": "Dr Aaa Bbb (a@b.cc), Aaa Surgery (A12345), 1 High St, Leeds, LS1 1AA. " * 5000,
+}
+
+
+@pytest.mark.timeout(60)  # a guard against a hang, not a speed measure (bench/ measures)
+@pytest.mark.parametrize("name", sorted(CRAFTED_BODIES))
+def test_crafted_bodies_parse_without_blow_up(name: str) -> None:
+    for subject in ("Update practice email address", "New branch", "New practice"):
+        raw = message(CRAFTED_BODIES[name], subject=subject)
+        assert _serialises(raw)["kind"] in {k.value for k in RequestKind}
