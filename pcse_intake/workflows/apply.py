@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from pcse_intake.parsers import RequestKind
-from pcse_intake.workflows.errors import CannotApply
-from pcse_intake.workflows.fields import get_path
+from pcse_intake.workflows.errors import CannotApply, InvalidValue
+from pcse_intake.workflows.fields import get_path, normalise_email
 from pcse_intake.workflows.models import Organisation, Person, Request
 from pcse_intake.workflows.registry import (
     find_or_create_person,
@@ -96,11 +96,19 @@ def _need(request: Request, path: str) -> str:
     return str(value)
 
 
+def _need_email(request: Request, path: str) -> str:
+    """An address approval will write to: checked before anything is changed."""
+    try:
+        return normalise_email(_need(request, path))
+    except InvalidValue as exc:
+        raise CannotApply(f"{request.ref}: {exc}; correct {path} first") from None
+
+
 def _email_change(
     session: Session, request: Request, *, by: str, now: datetime, effective_at: datetime
 ) -> list[Notice]:
     code = _need(request, "practice.ods_code")
-    new = _need(request, "practice.new_email")
+    new = _need_email(request, "practice.new_email")
     org = organisation(session, code)
     if org is None:
         raise CannotApply(f"{code} is not in the registry, so its e-mail cannot be changed")
@@ -125,7 +133,7 @@ def _email_change(
 def _branch_setup(session: Session, request: Request, *, by: str, now: datetime) -> list[Notice]:
     main_code = _need(request, "main_practice.ods_code")
     code = _need(request, "branch.ods_code")
-    email = _need(request, "branch.main_contact.email")
+    email = _need_email(request, "branch.main_contact.email")
     main = organisation(session, main_code)
     if main is None:
         raise CannotApply(f"main practice {main_code} is not in the registry")
@@ -154,7 +162,7 @@ def _branch_setup(session: Session, request: Request, *, by: str, now: datetime)
 def _extension(session: Session, request: Request, *, by: str, now: datetime) -> list[Notice]:
     existing_code = _need(request, "existing_practice.ods_code")
     code = _need(request, "new_practice.ods_code")
-    email = _need(request, "existing_practice.main_contact.email")
+    email = _need_email(request, "existing_practice.main_contact.email")
     existing = organisation(session, existing_code)
     if existing is None:
         raise CannotApply(f"existing practice {existing_code} is not in the registry")
@@ -185,7 +193,7 @@ def _extension(session: Session, request: Request, *, by: str, now: datetime) ->
 
 def _new_practice(session: Session, request: Request, *, by: str, now: datetime) -> list[Notice]:
     code = _need(request, "new_practice.ods_code")
-    email = _need(request, "new_practice.main_contact.email")
+    email = _need_email(request, "new_practice.main_contact.email")
     org_type = get_path(request.fields, "new_practice.org_type") or org_type_of(code) or "gp"
     org = _ensure_org(
         session, request, role="new_practice", code=code, by=by, now=now, org_type=org_type

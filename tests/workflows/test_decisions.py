@@ -75,7 +75,7 @@ def test_a_confirmed_call_on_the_number_on_record_verifies(ready: TestDatabase, 
 def test_a_call_to_another_number_needs_a_note(ready: TestDatabase, feed: Feed) -> None:
     ref = _new(ready, feed)
     refused = pytest.raises(VerificationRefused, match="not the number")
-    with transaction(ready.sessions) as s, refused:
+    with refused, transaction(ready.sessions) as s:
         verify(
             s,
             ref=ref,
@@ -125,7 +125,7 @@ def test_a_failed_call_blocks_verification_and_the_request_can_be_rejected(
             settings=Settings(),
             notes="practice knows nothing of it",
         )
-    with transaction(ready.sessions) as s, pytest.raises(VerificationRefused, match="reject it"):
+    with pytest.raises(VerificationRefused, match="reject it"), transaction(ready.sessions) as s:
         verify(s, ref=ref, by="alice", outcome="confirmed", now=LATER, settings=Settings())
     with transaction(ready.sessions) as s:
         request = reject(
@@ -144,7 +144,7 @@ def test_the_verifier_may_not_approve_what_they_verified(ready: TestDatabase, fe
     ref = _new(ready, feed)
     with transaction(ready.sessions) as s:
         verify(s, ref=ref, by="bob", outcome="confirmed", now=LATER, settings=Settings())
-    with transaction(ready.sessions) as s, pytest.raises(FourEyesViolation, match="different"):
+    with pytest.raises(FourEyesViolation, match="different"), transaction(ready.sessions) as s:
         approve(s, ref=ref, by="bob", now=LATER, settings=Settings())
     relaxed = Settings(workflow=WorkflowSettings(four_eyes=False))
     with transaction(ready.sessions) as s:
@@ -153,11 +153,11 @@ def test_the_verifier_may_not_approve_what_they_verified(ready: TestDatabase, fe
 
 def test_who_may_do_what(ready: TestDatabase, feed: Feed) -> None:
     ref = _verified(ready, feed)
-    with transaction(ready.sessions) as s, pytest.raises(NotPermitted, match="verifier"):
+    with pytest.raises(NotPermitted, match="verifier"), transaction(ready.sessions) as s:
         approve(s, ref=ref, by="alice", now=LATER, settings=Settings())
-    with transaction(ready.sessions) as s, pytest.raises(NotPermitted, match="no staff account"):
+    with pytest.raises(NotPermitted, match="no staff account"), transaction(ready.sessions) as s:
         approve(s, ref=ref, by="mallory", now=LATER, settings=Settings())
-    with transaction(ready.sessions) as s, pytest.raises(NotPermitted):
+    with pytest.raises(NotPermitted), transaction(ready.sessions) as s:
         reject(s, ref=ref, by="alice", reason="x", now=LATER, settings=Settings())
 
 
@@ -202,7 +202,7 @@ def test_a_second_approval_is_refused_and_applies_nothing_twice(
     ref = _verified(ready, feed)
     with transaction(ready.sessions) as s:
         approve(s, ref=ref, by="bob", now=LATER, settings=Settings())
-    with transaction(ready.sessions) as s, pytest.raises(IllegalTransition, match="completed"):
+    with pytest.raises(IllegalTransition, match="completed"), transaction(ready.sessions) as s:
         approve(s, ref=ref, by="carol", now=LATER, settings=Settings())
     with transaction(ready.sessions) as s:
         assert len(_templates(s, ref)) == 3
@@ -289,7 +289,7 @@ def test_approving_a_new_practice_creates_it_and_its_contact(
     # Not in the registry yet: there is no number on record, so staff must say where the
     # number they called came from.
     refused = pytest.raises(VerificationRefused, match="no telephone number")
-    with transaction(ready.sessions) as s, refused:
+    with refused, transaction(ready.sessions) as s:
         verify(s, ref=ref, by="alice", outcome="confirmed", now=LATER, settings=Settings())
     with transaction(ready.sessions) as s:
         verify(
@@ -323,7 +323,7 @@ def test_approval_that_cannot_apply_changes_nothing(ready: TestDatabase, feed: F
             notes="found in the ODS portal",
         )
     refused = pytest.raises(WorkflowRefusal, match="not in the registry")
-    with transaction(ready.sessions) as s, refused:
+    with refused, transaction(ready.sessions) as s:
         approve(s, ref=ref, by="bob", now=LATER, settings=Settings())
     with transaction(ready.sessions) as s:
         assert s.get(Request, int(ref[5:])).state == RequestState.VERIFIED  # type: ignore[union-attr]
@@ -351,7 +351,7 @@ def test_a_correction_is_audited_and_sends_a_verified_request_back(
     with transaction(ready.sessions) as s:
         verify(s, ref=ref, by="alice", outcome="confirmed", now=LATER, settings=Settings())
     # Four eyes also covers the person who changed the request.
-    with transaction(ready.sessions) as s, pytest.raises(FourEyesViolation, match="corrected"):
+    with pytest.raises(FourEyesViolation, match="corrected"), transaction(ready.sessions) as s:
         approve(s, ref=ref, by="carol", now=LATER, settings=Settings())
 
 
@@ -379,7 +379,7 @@ def test_a_correction_that_fills_the_last_gap_moves_the_request_on(
 
 def test_rejecting_needs_a_reason_and_an_open_request(ready: TestDatabase, feed: Feed) -> None:
     ref = _new(ready, feed)
-    with transaction(ready.sessions) as s, pytest.raises(InvalidValue, match="reason"):
+    with pytest.raises(InvalidValue, match="reason"), transaction(ready.sessions) as s:
         reject(s, ref=ref, by="bob", reason="  ", now=LATER, settings=Settings())
     with transaction(ready.sessions) as s:
         reject(
@@ -390,7 +390,7 @@ def test_rejecting_needs_a_reason_and_an_open_request(ready: TestDatabase, feed:
             now=LATER,
             settings=Settings(),
         )
-    with transaction(ready.sessions) as s, pytest.raises(IllegalTransition, match="rejected"):
+    with pytest.raises(IllegalTransition, match="rejected"), transaction(ready.sessions) as s:
         reject(s, ref=ref, by="bob", reason="again", now=LATER, settings=Settings())
 
 
@@ -434,3 +434,16 @@ def test_two_people_approving_at_the_same_moment_exactly_one_succeeds(
     with transaction(sessions) as s:
         assert len(_templates(s, ref)) == 3  # one acknowledgement, one set of confirmations
     engine.dispose()
+
+
+def test_an_invalid_address_to_write_to_refuses_approval_and_changes_nothing(
+    ready: TestDatabase, feed: Feed
+) -> None:
+    ref = _verified(ready, feed, email_change(new="chapelfield.surgery.@nhs.net"))
+    refused = pytest.raises(WorkflowRefusal, match="not a valid e-mail address")
+    with refused, transaction(ready.sessions) as s:
+        approve(s, ref=ref, by="bob", now=LATER, settings=Settings())
+    with transaction(ready.sessions) as s:
+        org = organisation(s, "A84615")
+        assert org is not None and org.email == "ouseburn.surgery@nhs.net"
+        assert _templates(s, ref) == [("acknowledgement", "ouseburn.surgery@nhs.net")]

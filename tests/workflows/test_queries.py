@@ -107,5 +107,5 @@ def test_detail_shows_corrections_calls_and_the_cooling_off_period(
 
 
 def test_an_unknown_reference_is_refused(database: TestDatabase) -> None:
-    with transaction(database.sessions) as s, pytest.raises(RequestNotFound):
+    with pytest.raises(RequestNotFound), transaction(database.sessions) as s:
         request_detail(s, "PCSE-000404")
