@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +15,9 @@ from pcse_intake.config import Settings
 from pcse_intake.console import csrf
 from pcse_intake.console.permissions import Action, allowed
 from pcse_intake.console.session_store import SignedIn, find_session
+
+# Refusals of forged forms and of actions beyond a role: candidates for an attack (ASVS 16.3.3).
+security_log = logging.getLogger("pcse_intake.console.security")
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,9 @@ async def csrf_checked(request: Request, who: Who) -> SignedIn:
     if csrf.cross_site(request) or not csrf.tokens_match(
         who.csrf_token, token if isinstance(token, str) else None
     ):
+        security_log.warning(
+            "refused forged or stale form user=%r path=%r", who.username, request.url.path
+        )
         raise HTTPException(
             status_code=403,
             detail="The form could not be checked. Go back, reload the page and try again.",
@@ -120,6 +127,9 @@ Poster = Annotated[SignedIn, Depends(csrf_checked)]
 def require(who: SignedIn, action: Action) -> None:
     """403 unless the signed-in person's role may do `action` (checked on every action)."""
     if not allowed(who.role, action):
+        security_log.warning(
+            "refused by role user=%r role=%s action=%s", who.username, who.role, action.value
+        )
         raise HTTPException(
             status_code=403, detail=f"Your role ({who.role}) does not allow you to {action.value}."
         )

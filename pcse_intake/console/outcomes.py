@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from fastapi import HTTPException
@@ -13,6 +14,8 @@ from pcse_intake.workflows.errors import (
     RequestNotFound,
     WorkflowRefusal,
 )
+
+security_log = logging.getLogger("pcse_intake.console.security")
 
 
 def attempt(session: Session, change: Callable[[], object]) -> WorkflowRefusal | None:
@@ -29,6 +32,8 @@ def attempt(session: Session, change: Callable[[], object]) -> WorkflowRefusal |
     except NotPermitted as refusal:
         raise HTTPException(status_code=403, detail=_sentence(str(refusal))) from refusal
     except WorkflowRefusal as refusal:
+        # Four eyes, a wrong state, a stale version: logged as a possible bypass attempt.
+        security_log.warning("refused by the workflow: %r", str(refusal))
         return refusal
     return None
 

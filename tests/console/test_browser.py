@@ -144,6 +144,7 @@ def test_verify_then_approve_in_a_real_browser_and_the_confirmation_is_sent(
 
         sign_in(page, base, "alex.approver")
         page.goto(f"{base}/requests/{ref}")
+        page.fill("#approve-password", PASSWORD)  # asked again at every approval
         page.click("button:has-text('Approve and change the records')")
         page.wait_for_selector("text=The request has been approved.")
         assert "Completed" in page.locator(".nhsuk-tag").first.inner_text()

@@ -8,9 +8,16 @@ import pytest
 from sqlalchemy import select
 
 from pcse_intake.workflows.db import transaction
-from pcse_intake.workflows.models import HistoryEntry, Organisation, OutboxMessage, Request
+from pcse_intake.workflows.models import (
+    HistoryEntry,
+    Organisation,
+    OutboxMessage,
+    Request,
+    SignInAttempt,
+    Staff,
+)
 from tests.conftest import CORPUS
-from tests.console.conftest import BOTH_BACKENDS, Console, csrf_of
+from tests.console.conftest import BOTH_BACKENDS, PASSWORD, Console, csrf_of
 from tests.console.seed import add_practice, email_change, record
 
 UNVERIFIED = "Unverified \u2013 do not use"  # the label, with its en dash
@@ -25,7 +32,11 @@ def version_of(page_text: str) -> str:
 def form(client, ref: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
     page = client.get(f"/requests/{ref}")
     assert page.status_code == 200
-    return {"csrf_token": csrf_of(client, f"/requests/{ref}"), "version": version_of(page.text)}
+    return {
+        "csrf_token": csrf_of(client, f"/requests/{ref}"),
+        "version": version_of(page.text),
+        "password": PASSWORD,  # asked again at approval; other forms ignore it
+    }
 
 
 def state_of(console: Console, ref: str) -> str:
@@ -220,3 +231,45 @@ def test_an_unknown_reference_is_404(console: Console, ref: str) -> None:
     client = console.sign_in("vera")
     assert client.get("/requests/PCSE-999999").status_code == 404
     assert client.get("/requests/not-a-ref").status_code == 404
+
+
+def verified_by_vera(console: Console, ref: str) -> None:
+    vera = console.sign_in("vera", client=console.new_client())
+    vera.post(f"/requests/{ref}/calls", data={**form(vera, ref), "outcome": "confirmed"})
+    assert state_of(console, ref) == "verified"
+
+
+def test_approval_asks_for_the_password_again(console: Console, ref: str) -> None:
+    verified_by_vera(console, ref)
+    alex = console.sign_in("alex")
+    for wrong in ("", "Not-my-password-1!"):
+        response = alex.post(
+            f"/requests/{ref}/approve", data={**form(alex, ref), "password": wrong}
+        )
+        assert response.status_code == 403
+        assert "password was not correct" in response.text
+    assert state_of(console, ref) == "verified"
+    with transaction(console.database.sessions) as session:
+        outcomes = session.scalars(select(SignInAttempt.outcome)).all()
+    assert outcomes.count("wrong_password") == 2
+    assert alex.post(f"/requests/{ref}/approve", data=form(alex, ref)).status_code == 303
+
+
+@BOTH_BACKENDS
+def test_five_wrong_passwords_at_approval_lock_the_account_and_end_the_session(
+    console: Console, ref: str
+) -> None:
+    verified_by_vera(console, ref)
+    alex = console.sign_in("alex")
+    statuses = [
+        alex.post(
+            f"/requests/{ref}/approve", data={**form(alex, ref), "password": f"Guess-{i}!"}
+        ).status_code
+        for i in range(5)
+    ]
+    assert statuses == [403] * 5
+    assert alex.get("/").status_code == 401  # signed out
+    assert state_of(console, ref) == "verified"
+    with transaction(console.database.sessions) as session:
+        staff = session.scalars(select(Staff).where(Staff.username == "alex")).one()
+        assert staff.locked

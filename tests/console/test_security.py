@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import pytest
@@ -231,3 +232,17 @@ def test_hostile_message_in_triage_renders_as_inert_text(signed_in: Console) -> 
     page = signed_in.client.get(f"/triage/{message_id}").text
     assert "<script" not in page.lower() and "\u202e" not in page
     assert "[U+202E]" in page
+
+
+def test_refusals_are_logged_as_possible_bypass_attempts(
+    signed_in: Console, caplog: pytest.LogCaptureFixture
+) -> None:
+    signed_in.add_staff("vera", "verifier")
+    vera = signed_in.sign_in("vera", client=signed_in.new_client())
+    token = csrf_of(vera)
+    with caplog.at_level(logging.WARNING, logger="pcse_intake.console.security"):
+        vera.post("/staff/alex/disable", data={"csrf_token": token})
+        vera.post("/staff/alex/disable", data={"csrf_token": "forged"})
+    lines = [r.getMessage() for r in caplog.records if r.name == "pcse_intake.console.security"]
+    assert any("refused by role user='vera'" in line for line in lines)
+    assert any("refused forged or stale form user='vera'" in line for line in lines)

@@ -60,6 +60,14 @@ def _set_cookie(response: Response, state: State, name: str, value: str) -> None
     )
 
 
+def _clear_cookie(response: Response, state: State, name: str) -> None:
+    # With the same attributes it was set with: a browser ignores a __Host- cookie (even an
+    # expired one) that is not Secure.
+    response.delete_cookie(
+        name, path="/", secure=state.settings.console.secure_cookies, httponly=True, samesite="lax"
+    )
+
+
 @router.get("/sign-in")
 def sign_in_form(request: Request, state: State, next: str = "/") -> Response:
     return _sign_in_page(request, state, next_path=local_path(next), error=None, status_code=200)
@@ -102,7 +110,7 @@ def sign_in_submit(
     token = start_session(session, staff=result.staff, address=client_address(request), now=moment)
     response = see_other(local_path(next))
     _set_cookie(response, state, state.session_cookie, token)
-    response.delete_cookie(state.signin_cookie, path="/")
+    _clear_cookie(response, state, state.signin_cookie)
     return response
 
 
@@ -114,11 +122,5 @@ def sign_out(
         session, token=request.cookies.get(state.session_cookie), now=moment, reason="signed_out"
     )
     response = see_other("/sign-in?notice=signed_out")
-    response.delete_cookie(
-        state.session_cookie,
-        path="/",
-        secure=state.settings.console.secure_cookies,
-        httponly=True,
-        samesite="lax",
-    )
+    _clear_cookie(response, state, state.session_cookie)
     return response

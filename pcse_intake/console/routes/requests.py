@@ -9,12 +9,21 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from pcse_intake.console.deps import DbSession, Post, Posted, Who, require
+from pcse_intake.console.deps import (
+    DbSession,
+    Post,
+    Posted,
+    Who,
+    client_address,
+    require,
+    security_log,
+)
 from pcse_intake.console.display import field_label, flatten_fields
 from pcse_intake.console.outcomes import attempt
 from pcse_intake.console.pages import render, see_other
 from pcse_intake.console.permissions import Action
-from pcse_intake.console.session_store import SignedIn
+from pcse_intake.console.session_store import SignedIn, end_sessions_of
+from pcse_intake.console.signin import Outcome, reauthenticate
 from pcse_intake.workflows import decisions
 from pcse_intake.workflows.errors import RequestNotFound, WorkflowRefusal
 from pcse_intake.workflows.fields import valid_paths
@@ -35,6 +44,7 @@ def _page(
     ref: str,
     *,
     refusal: WorkflowRefusal | None = None,
+    status_code: int = 409,
 ) -> Response:
     try:
         detail = request_detail(session, ref)
@@ -54,7 +64,7 @@ def _page(
             "refusal": str(refusal) if refusal else None,
             "now": request.app.state.console.clock(),
         },
-        status_code=409 if refusal else 200,
+        status_code=status_code if refusal else 200,
         who=who,
     )
 
@@ -79,6 +89,13 @@ def _decide(
         refusal = WorkflowRefusal(
             f"{current.ref} changed after this page was shown (it is now {current.state}); "
             "nothing was done: check it again"
+        )
+        security_log.warning(
+            "refused a stale form user=%r ref=%s version=%d current=%d",
+            ctx.by,
+            current.ref,
+            version,
+            current.version,
         )
     else:
         refusal = attempt(ctx.session, change)
@@ -112,7 +129,29 @@ def record_call(
 
 
 @router.post("/{ref}/approve")
-def approve(ctx: Post, ref: str, version: Version) -> Response:
+def approve(
+    ctx: Post, ref: str, version: Version, password: Annotated[str, Form(max_length=1000)] = ""
+) -> Response:
+    require(ctx.who, Action.APPROVE)
+    # Approval changes the records: the password is asked again, every time.
+    outcome = reauthenticate(
+        ctx.session,
+        username=ctx.by,
+        password=password,
+        address=client_address(ctx.request),
+        now=ctx.now,
+    )
+    if outcome is not Outcome.REAUTHENTICATED:
+        if outcome in (Outcome.NOW_LOCKED, Outcome.LOCKED):
+            end_sessions_of(ctx.session, staff_id=ctx.who.staff_id, now=ctx.now, reason="locked")
+            raise HTTPException(
+                status_code=403,
+                detail="The password was wrong too many times: your account is locked and "
+                "you have been signed out. Ask an administrator to unlock it.",
+            )
+        refusal = WorkflowRefusal("your password was not correct, so nothing was approved")
+        return _page(ctx.request, ctx.session, ctx.who, ref, refusal=refusal, status_code=403)
+
     def change() -> object:
         return decisions.approve(
             ctx.session, ref=ref, by=ctx.by, now=ctx.now, settings=ctx.state.settings
