@@ -6,6 +6,7 @@ import contextlib
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -62,11 +63,13 @@ class Daemon:
 
     def poll_job(self) -> None:
         try:
+            started = time.monotonic()
             poller = self._connected_poller()
             self._after_poll(poller.poll())
             if self.settings.mailbox.idle:
-                # IDLE until shortly before the next scheduled poll, polling as mail arrives.
-                window = self.settings.schedule.poll_seconds * 0.9
+                # IDLE until shortly before the next scheduled poll, polling as mail arrives;
+                # ending early keeps this job from overlapping its own next run.
+                window = self.settings.schedule.poll_seconds * 0.8 - (time.monotonic() - started)
                 poller.watch(seconds=window, stop=self.stopping, on_poll=self._after_poll)
         except POLL_ERRORS as exc:
             error = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
@@ -189,7 +192,7 @@ class Daemon:
                     self._running -= 1
                     self._idle.notify_all()
 
-        run_job.__name__ = job.__name__
+        run_job.__name__ = run_job.__qualname__ = job.__name__
         return run_job
 
     def _wait_for_jobs(self, timeout: float = 300) -> None:

@@ -49,5 +49,7 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    # apscheduler's INFO lines ("Running job ...") would drown the events that matter.
-    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
+    # apscheduler's INFO lines ("Running job ...") and aiosmtpd's per-connection lines
+    # would drown the events that matter.
+    for chatty in ("apscheduler", "mail.log"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
