@@ -24,6 +24,7 @@ from pcse_intake.workflows.errors import (
 )
 from pcse_intake.workflows.models import (
     Correction,
+    HistoryEntry,
     OutboxMessage,
     Request,
     RequestState,
@@ -394,20 +395,13 @@ def test_rejecting_needs_a_reason_and_an_open_request(ready: TestDatabase, feed:
         reject(s, ref=ref, by="bob", reason="again", now=LATER, settings=Settings())
 
 
-@pytest.mark.postgres
 def test_two_people_approving_at_the_same_moment_exactly_one_succeeds(
-    pg_url: str, feed: Feed
+    ready: TestDatabase, feed: Feed
 ) -> None:
-    from pcse_intake.workflows.db import make_engine, make_sessionmaker
-    from pcse_intake.workflows.migrate import upgrade
-    from tests.workflows.conftest import add_staff, load_registry
-
-    engine = make_engine(pg_url, pool_size=5)
-    upgrade(engine)
-    sessions = make_sessionmaker(engine)
+    """Real concurrent sessions, one thread each: PostgreSQL row lock (FOR UPDATE) and the
+    version column; on SQLite the writer lock taken by BEGIN IMMEDIATE."""
+    sessions = ready.sessions
     with transaction(sessions) as s:
-        load_registry(s)
-        add_staff(s)
         ref = feed(s, email_change()).request_ref or ""
     with transaction(sessions) as s:
         verify(s, ref=ref, by="alice", outcome="confirmed", now=LATER, settings=Settings())
@@ -416,9 +410,9 @@ def test_two_people_approving_at_the_same_moment_exactly_one_succeeds(
     outcomes: dict[str, str] = {}
 
     def approve_as(who: str) -> None:
+        barrier.wait(timeout=10)
         try:
             with transaction(sessions) as s:
-                barrier.wait(timeout=10)
                 approve(s, ref=ref, by=who, now=LATER, settings=Settings())
             outcomes[who] = "approved"
         except WorkflowRefusal as exc:
@@ -428,12 +422,15 @@ def test_two_people_approving_at_the_same_moment_exactly_one_succeeds(
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=30)
+        t.join(timeout=60)
     assert sorted(v.split(":")[0] for v in outcomes.values()) == ["approved", "refused"]
     assert any("completed" in v or "same moment" in v for v in outcomes.values())
     with transaction(sessions) as s:
         assert len(_templates(s, ref)) == 3  # one acknowledgement, one set of confirmations
-    engine.dispose()
+        history = s.scalars(
+            select(HistoryEntry.action).where(HistoryEntry.action == "approved")
+        ).all()
+        assert history == ["approved"]
 
 
 def test_an_invalid_address_to_write_to_refuses_approval_and_changes_nothing(
