@@ -246,3 +246,45 @@ def test_refusals_are_logged_as_possible_bypass_attempts(
     lines = [r.getMessage() for r in caplog.records if r.name == "pcse_intake.console.security"]
     assert any("refused by role user='vera'" in line for line in lines)
     assert any("refused forged or stale form user='vera'" in line for line in lines)
+
+
+GET_NOT_ALLOWED = [p for p in POSTS if p != "/staff"] + ["/staff/alex/enable"]
+
+
+@pytest.mark.parametrize("path", GET_NOT_ALLOWED)
+def test_no_action_answers_a_get(signed_in: Console, path: str) -> None:
+    email_change(signed_in.database.sessions, now=signed_in.clock())
+    assert signed_in.client.get(path).status_code == 405
+    with transaction(signed_in.database.sessions) as session:
+        assert session.scalars(select(Request.state)).one() == "awaiting_verification"
+    assert signed_in.client.get("/").status_code == 200  # still signed in
+
+
+def test_a_post_without_a_session_is_401_and_changes_nothing(signed_in: Console) -> None:
+    ref = email_change(signed_in.database.sessions, now=signed_in.clock())
+    stranger = signed_in.new_client()
+    response = stranger.post(f"/requests/{ref}/reject", data={"version": "1", "reason": "x"})
+    assert response.status_code == 401
+    with transaction(signed_in.database.sessions) as session:
+        assert session.scalars(select(Request.state)).one() == "awaiting_verification"
+
+
+def test_an_oversized_field_is_refused_whole(signed_in: Console) -> None:
+    ref = email_change(signed_in.database.sessions, now=signed_in.clock())
+    response = signed_in.client.post(
+        f"/requests/{ref}/reject",
+        data={"csrf_token": csrf_of(signed_in.client), "version": "1", "reason": "x" * 5000},
+    )
+    assert response.status_code == 400
+    with transaction(signed_in.database.sessions) as session:
+        assert session.scalars(select(Request.state)).one() == "awaiting_verification"
+
+
+def test_a_username_cannot_forge_a_log_line(
+    console: Console, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="pcse_intake.console.signin"):
+        post_sign_in(console.client, "x\n2026-01-01 INFO console sign-in signed_in user='ada'", "p")
+    lines = [r.getMessage() for r in caplog.records if r.name == "pcse_intake.console.signin"]
+    assert len(lines) == 1 and "\n" not in lines[0]
+    assert lines[0].startswith("console sign-in unknown_user")
