@@ -402,6 +402,9 @@ def _apply(
                 draft.fill("ods_code", token.upper())
     elif fld == "org_type":
         draft.fill("org_type", nf.org_type(value))
+    elif fld == "address" and re.fullmatch(r"(?i)\W*post\s?code\W*", label) and draft.address:
+        # "Address: 1 High St, Leeds" then "Postcode: LS1 1AA"
+        draft.fill("address", nf.address(f"{draft.address}, {value}"), force=True)
     elif fld == "address":
         if nf.find_emails(value) and not nf.POSTCODE.search(value):
             return None
@@ -421,6 +424,8 @@ def _apply(
             draft.fill("phone", nf.phone(value))
     elif fld == "contact_name" and _NAME_PART.search(label):
         _contact_part(draft, label, value)
+    elif fld in ("contact_name", "contact_email") and _AS_ABOVE.search(value):
+        _copy_contact(ex, draft)
     elif fld == "contact_name":
         _contact(draft, value)
     elif fld == "contact_email":
@@ -432,9 +437,15 @@ def _apply(
     elif fld == "email" and emails:
         if ex.kind is RequestKind.EMAIL_CHANGE:
             ex.loose_emails.append(emails[0])
-        else:
+        elif not _ORG_MAILBOX_LABEL.search(label):
             draft.fill("contact_email", emails[0])
     return None
+
+
+# "Practice email: x@nhs.net" in a set-up request is the practice's mailbox, not a contact's
+_ORG_MAILBOX_LABEL = re.compile(
+    r"\b(practice|surgery|pharmacy|organi[sz]ation|generic|shared|branch|nhs\.?net)\b", re.I
+)
 
 
 def _is_nothing(value: str) -> bool:
@@ -446,6 +457,18 @@ def _is_nothing(value: str) -> bool:
             re.I,
         )
     )
+
+
+_AS_ABOVE = re.compile(r"^\W*(?:the\s+)?same(?:\s+as)?\b|^\W*as\s+above\b", re.I)
+
+
+def _copy_contact(ex: Extraction, draft: Draft) -> None:
+    """'Branch main contact: same as above' names the contact already given."""
+    for other in ex.drafts.values():
+        if other is not draft and (other.contact_name or other.contact_email):
+            draft.fill("contact_name", other.contact_name)
+            draft.fill("contact_email", other.contact_email)
+            return
 
 
 _NAME_PART = re.compile(
@@ -495,6 +518,9 @@ def _composite(ex: Extraction, draft: Draft, value: str, *, allow_name: bool) ->
             draft.fill("contact_email", email)
     rest = nf.EMAIL.sub(" ", rest)
     person = _PERSON.search(rest)
+    first_chunk = re.split(r",|\s[-\u2013|]\s", rest.strip())[0]
+    if person and allow_name and _is_org_named_after_people(first_chunk):
+        person = None  # "Dr Khan's Surgery" is the practice's name, not a contact
     if person:
         draft.fill("contact_name", nf.person_name(person.group(0)))
         rest = rest[: person.start()] + " " + rest[person.end() :]
@@ -539,6 +565,15 @@ def _composite(ex: Extraction, draft: Draft, value: str, *, allow_name: bool) ->
         if allow_name and re.search(r"[A-Za-z]", chunk):
             draft.fill("name", nf.collapse(chunk))
             allow_name = False
+
+
+def _is_org_named_after_people(text: str) -> bool:
+    text = text.strip()
+    return bool(
+        re.match(r"(?i)^(drs|doctors)\b", text)
+        or (_PERSON.match(text) and (_ORG_WORDS.search(text) or re.search(r"\b\w+'s\b", text)))
+        or re.search(r"(?i)\b(partners|partnership)\b", text)
+    )
 
 
 def _unlabelled(ex: Extraction, role: str, line: str) -> None:
@@ -617,7 +652,11 @@ def _mentions(sentence: str) -> list[_Mention]:
             code = nf.find_ods(comma_code.group(1))[0]
         elif not _ORG_WORDS.search(name) or _PERSON.fullmatch(name):
             continue
-        if _PERSON.match(name) or name.lower() in ("pcse", "pcse online", "nhs"):
+        if (_PERSON.match(name) and not _is_org_named_after_people(name)) or name.lower() in (
+            "pcse",
+            "pcse online",
+            "nhs",
+        ):
             continue
         if re.search(r"\bPCSE\b|\bNHS England\b|\bICB\b", name):
             continue
@@ -652,7 +691,10 @@ def _sentence_role(ex: Extraction, before: str, primary: str) -> str:
             return "branch"
         return "main_practice"
     if ex.kind is RequestKind.NEW_PRACTICE_SETUP:
-        if re.search(r"\balready\b[^.]{0,40}\b(main contact|at|for)\b[^.]{0,30}$", low):
+        if re.search(
+            r"\b(already|currently|also|existing)\b[^.]{0,40}\b(main contact|at|for)\b[^.]{0,30}$",
+            low,
+        ):
             return "existing_practice"
         return "new_practice"
     return primary
@@ -740,7 +782,7 @@ _MY_EMAIL = re.compile(
     re.I,
 )
 _I_AM_CONTACT = re.compile(
-    r"\b(?:I am|I'm|I\u2019m)\s+(?:the\s+|their\s+|its\s+|currently\s+the\s+)?"
+    r"\b(?:I am|I'm|I\u2019m)\s+(?:the\s+|their\s+|its\s+|(?:currently|already)\s+the\s+)?"
     r"(?:existing\s+|current\s+)?main contact\b|\bmain contact (?:will be|is) (?:me|myself)\b",
     re.I,
 )
@@ -753,9 +795,23 @@ def _self_as_contact(ex: Extraction, sentence: str, primary: str) -> None:
     mine = _MY_EMAIL.search(sentence)
     if mine:
         draft.fill("contact_email", mine.group(1).lower())
-    if _I_AM_CONTACT.search(sentence):
+    me = _I_AM_CONTACT.search(sentence)
+    if me:
+        if ex.kind is RequestKind.NEW_PRACTICE_SETUP and re.search(
+            r"(?i)\b(currently|already)\b", me.group(0)
+        ):
+            draft = ex.draft("existing_practice")  # "I am already the main contact for X"
         draft.fill("contact_email", ex.sender)
-        draft.fill("contact_name", ex.signer)
+        draft.fill("contact_name", ex.signer or _sender_as_written(ex, sentence))
+
+
+def _sender_as_written(ex: Extraction, sentence: str) -> str | None:
+    """The titled name the sentence gives beside the sender's own address, if any."""
+    for person in _PERSON.finditer(sentence):
+        after = sentence[person.end() : person.end() + 60].lower()
+        if ex.sender and re.match(r"\W{0,4}" + re.escape(ex.sender), after):
+            return nf.person_name(person.group(0))
+    return None
 
 
 def _signer(signature: str) -> str | None:

@@ -186,6 +186,9 @@ class _Walker:
             self.body.defects.append("multipart without a usable boundary")
             return self._text(headers, "text/plain", start, end)
         ranges, closed = _split_parts(self.raw, boundary.encode("utf-8", "replace"), start, end)
+        if not ranges:
+            self.body.defects.append("multipart without any of its boundaries")
+            return self._text(headers, "text/plain", start, end)
         if not closed:
             self.body.defects.append("multipart without its closing boundary")
         children: list[list[TextPart]] = []
@@ -233,6 +236,8 @@ def _split_parts(
                 positions.append((i, line_end, False))
         i = raw.find(delimiter, after, end)
     ranges: list[tuple[int, int]] = []
+    if not positions:
+        return ranges, False
     for (_, body_start, close), nxt in zip(
         positions, [*positions[1:], (end, end, True)], strict=True
     ):
