@@ -39,6 +39,11 @@ def has_hidden_characters(text: object) -> bool:
     return text is not None and reveal(text) != str(text)
 
 
+def is_not_plain_ascii(text: object) -> bool:
+    """For addresses: a Cyrillic "e" (U+0435) in "nhs.net" looks right; staff must be told."""
+    return text is not None and not str(text).isascii()
+
+
 def age(since: datetime | None, now: datetime) -> str:
     """A short, plain duration: '3 days 4 h', '5 h 10 min', '12 min'."""
     if since is None:

@@ -30,6 +30,7 @@ def make_templates() -> Jinja2Templates:
     environment.globals["age"] = display.age
     environment.filters["urlencode_multi"] = _urlencode_multi
     environment.tests["hiding"] = display.has_hidden_characters
+    environment.tests["not_ascii"] = display.is_not_plain_ascii
     return Jinja2Templates(env=environment)
 
 
