@@ -1,7 +1,8 @@
 """A real browser (Debian's Chromium, driven by Playwright) against the console under uvicorn.
 
 Sign in as a verifier, record a confirmed call, sign out; sign in as an approver, approve;
-send the outbox to a real aiosmtpd sink and find the confirmation there. Screenshots of the
+send the outbox to a real aiosmtpd sink and find the confirmation there. Then, with JavaScript
+switched off, sign in and search the queue with its form. Screenshots of the
 queue and of a request page go to test-output/screenshots/. Along the way: no script from an
 e-mail runs, and the browser asks nothing of any server but ours.
 """
@@ -149,6 +150,16 @@ def test_verify_then_approve_in_a_real_browser_and_the_confirmation_is_sent(
         page.wait_for_selector("text=The request has been approved.")
         assert "Completed" in page.locator(".nhsuk-tag").first.inner_text()
         page.screenshot(path=str(SCREENSHOTS / "console-request-approved.png"), full_page=True)
+
+        # Without JavaScript at all: sign in, filter and search the queue with the form.
+        plain = browser.new_page(java_script_enabled=False)
+        plain.on("request", lambda r: requested.append(r.url))
+        sign_in(plain, base, "vera.verifier")
+        plain.check("#state-completed")
+        plain.fill("#q", ref)
+        plain.click("button:has-text('Show requests')")
+        plain.wait_for_selector("text=1 request, oldest first")
+        assert plain.locator(f"a:has-text('{ref}')").count() == 1
         browser.close()
 
     assert dialogs == []  # no script from any e-mail ran
