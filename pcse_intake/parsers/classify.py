@@ -11,6 +11,8 @@ _EXTEND = re.compile(
     r"\bextend(?:ed|ing)?\b[^.?!]{0,80}\bmain contact\b|"
     r"\bmain contact\b[^.?!]{0,80}\bextend(?:ed|ing)?\b|"
     r"\bextension of (?:the |our )?main contact\b|"
+    r"\b(?:add|link)(?:ed|ing)?\b[^.?!]{0,50}\bto (?:my|our|the|his|her|their) "
+    r"(?:existing )?(?:pcse online )?(?:account|log-?in|access|main contact)\b|"
     r"\badd(?:ed)? (?:the|our|my) (?:new )?(?:practice|pharmacy)"
     r"[^.?!]{0,40}\b(?:account|main contact)\b",
     re.I,
@@ -63,6 +65,8 @@ def classify(subject: str, text: str) -> RequestKind:
     branch = bool(_BRANCH.search(both))
     new = bool(_NEW_PRACTICE.search(both))
     email = bool(_EMAIL_CHANGE.search(both)) and bool(_CHANGE_VERB.search(both))
+    if branch and email and _email_change_shape(text) and not _branch_request(both, text):
+        branch = False  # "update the e-mail for our main site and branch" is an e-mail change
     if branch and (not extend or _branch_code(text) or len(_BRANCH.findall(both)) >= 2):
         return RequestKind.BRANCH_SETUP if details else RequestKind.UNKNOWN
     if extend:
@@ -92,6 +96,20 @@ def _has_details(text: str) -> bool:
         or nf.PHONE.search(text)
         or re.search(r"\bcode\s*[:\-]", text, re.I)
     )
+
+
+_BRANCH_REQUEST = re.compile(
+    r"^\W*branch\b|\b(?:new|a|another|second)\s+branch\b|"
+    r"\bbranch\s+(?:practice|surgery|site|code|ods|name|address|main contact|set ?up|access)\b|"
+    r"\bset\s*up\b[^.]{0,40}\bbranch\b|\bmerg(?:er|ed|ing)\b",
+    re.I | re.M,
+)
+
+
+def _branch_request(both: str, text: str) -> bool:
+    """Is a branch being set up (a branch code, branch labels or set-up words), rather than
+    only mentioned?"""
+    return _branch_code(text) or bool(_BRANCH_REQUEST.search(both))
 
 
 def _branch_code(text: str) -> bool:
