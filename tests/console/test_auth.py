@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from sqlalchemy import select
 
@@ -198,3 +200,27 @@ def test_sign_in_form_without_its_token_is_refused(console: Console) -> None:
         "/sign-in", data={"username": "vera", "password": PASSWORD, "signin_token": "guess"}
     )
     assert response.status_code == 403
+
+
+def test_the_database_holds_no_usable_session_token_and_logs_no_password(
+    console: Console, caplog: pytest.LogCaptureFixture
+) -> None:
+    console.add_staff("vera", "verifier")
+    with caplog.at_level(logging.DEBUG):
+        post_sign_in(console.client, "vera", "Wrong-but-secret-1!")
+        console.sign_in("vera")
+    token = console.client.cookies.get("pcse_session")
+    assert token
+    with transaction(console.database.sessions) as session:
+        stored = session.scalars(select(ConsoleSession)).one()
+        assert stored.token_hash != token and token not in stored.token_hash
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "Wrong-but-secret-1!" not in logged and PASSWORD not in logged and token not in logged
+
+
+def test_after_sign_in_the_page_asked_for_comes_back(console: Console) -> None:
+    console.add_staff("vera", "verifier")
+    page = console.client.get("/triage?page=1")
+    assert page.status_code == 401 and "/sign-in?next=/triage" in page.text
+    response = post_sign_in(console.client, "vera", PASSWORD, next="/triage")
+    assert response.headers["location"] == "/triage"

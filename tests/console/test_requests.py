@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from pcse_intake.workflows.db import transaction
@@ -273,3 +275,32 @@ def test_five_wrong_passwords_at_approval_lock_the_account_and_end_the_session(
     with transaction(console.database.sessions) as session:
         staff = session.scalars(select(Staff).where(Staff.username == "alex")).one()
         assert staff.locked
+
+
+@BOTH_BACKENDS
+def test_two_approvers_at_the_same_moment_give_one_approval(console: Console, ref: str) -> None:
+    verified_by_vera(console, ref)
+    alex = console.sign_in("alex")
+    april = console.sign_in("april", client=console.new_client())
+    forms = {"alex": form(alex, ref), "april": form(april, ref)}
+    start = threading.Barrier(2)
+    statuses: dict[str, int] = {}
+
+    def approve(name: str, client: TestClient) -> None:
+        start.wait()
+        statuses[name] = client.post(f"/requests/{ref}/approve", data=forms[name]).status_code
+
+    threads = [
+        threading.Thread(target=approve, args=("alex", alex)),
+        threading.Thread(target=approve, args=("april", april)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(statuses.values()) == [303, 409]
+    with transaction(console.database.sessions) as session:
+        approvals = session.scalars(
+            select(HistoryEntry).where(HistoryEntry.action == "approved")
+        ).all()
+    assert len(approvals) == 1
