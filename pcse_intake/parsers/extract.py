@@ -177,6 +177,8 @@ def extract(
     prose = _labelled_pass(ex, text)
     _prose_pass(ex, prose)
     _subject_pass(ex, subject)
+    if kind is not RequestKind.NEW_PRACTICE_SETUP:
+        _we_from_signature(ex, signature)
     if kind is RequestKind.EMAIL_CHANGE:
         _settle_email_change(ex, prose)
     if kind is RequestKind.BRANCH_SETUP:
@@ -812,6 +814,30 @@ def _sender_as_written(ex: Extraction, sentence: str) -> str | None:
         if ex.sender and re.match(r"\W{0,4}" + re.escape(ex.sender), after):
             return nf.person_name(person.group(0))
     return None
+
+
+def _we_from_signature(ex: Extraction, signature: str) -> None:
+    """Who "we" are when only the sign-off names the practice ('Practice Manager /
+    Greenlane Surgery'): the primary party's name, never its phone or address."""
+    draft = ex.draft(PRIMARY[ex.kind])
+    if draft.name or not draft.touched:
+        return
+    for line in signature.split("\n")[1:6]:
+        first = re.split(r",|\||\s[-\u2013]\s", line)[0].strip()
+        if (
+            _ORG_WORDS.search(first)
+            and first[:1].isupper()
+            and not any(ch.isdigit() for ch in first)
+            and len(first.split()) <= 6
+            and not re.search(
+                r"(?i)\b(manager|administrator|lead|partner|director|officer|"
+                r"receptionist|coordinator|assistant|nurse|pharmacist|gp)\b",
+                first,
+            )
+            and not re.search(r"\b(NHS|ICB|CCG|PCSE)\b", first)
+        ):
+            draft.fill("name", nf.collapse(first))
+            return
 
 
 def _signer(signature: str) -> str | None:
