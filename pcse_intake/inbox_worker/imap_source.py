@@ -51,8 +51,8 @@ class MailboxSource(Protocol):
     def fetch(self, uids: Sequence[int]) -> list[FetchedMessage]:
         """The raw bytes of these UIDs, without setting \\Seen; vanished UIDs are left out."""
 
-    def move(self, uid: int, folder: str) -> None:
-        """Move one message to `folder`; never deletes anything else."""
+    def move(self, uids: Sequence[int], folder: str) -> None:
+        """Move these messages to `folder` (one round trip); never deletes anything else."""
 
     def wait_for_mail(self, seconds: float) -> bool:
         """Block up to `seconds` for new mail (IMAP IDLE); True if some may have arrived."""
@@ -184,16 +184,18 @@ class ImapMailbox:
             fetched.append(FetchedMessage(int(uid), bytes(raw), when))
         return fetched
 
-    def move(self, uid: int, folder: str) -> None:
-        if self._can_move:
-            self.client.move([uid], folder)
+    def move(self, uids: Sequence[int], folder: str) -> None:
+        if not uids:
             return
-        # RFC 6851's fallback: COPY, flag \Deleted, then expunge only this UID (UIDPLUS).
-        # Without UIDPLUS we leave it flagged: a plain EXPUNGE could remove others' mail.
-        self.client.copy([uid], folder)
-        self.client.add_flags([uid], [b"\\Deleted"])
+        if self._can_move:
+            self.client.move(list(uids), folder)
+            return
+        # RFC 6851's fallback: COPY, flag \Deleted, then expunge only these UIDs (UIDPLUS).
+        # Without UIDPLUS we leave them flagged: a plain EXPUNGE could remove others' mail.
+        self.client.copy(list(uids), folder)
+        self.client.add_flags(list(uids), [b"\\Deleted"])
         if self._can_uid_expunge:
-            self.client.uid_expunge([uid])
+            self.client.uid_expunge(list(uids))
 
     def wait_for_mail(self, seconds: float) -> bool:
         if b"IDLE" not in self.client.capabilities():

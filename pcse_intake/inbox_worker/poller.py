@@ -83,13 +83,16 @@ class Poller:
         uids = self.source.search()
         report.seen = len(uids)
         settled = self._settled(uids)
+        # Recorded by an earlier poll that stopped before its move: only the move is left.
+        by_folder: dict[str, list[int]] = {}
         for uid, status in settled.items():
-            # Recorded by an earlier poll that stopped before its move: only the move is left.
-            self._move(uid, self._folder_for(status), report)
+            by_folder.setdefault(self._folder_for(status), []).append(uid)
+        for folder, settled_uids in by_folder.items():
+            for chunk in _batches(settled_uids, self.settings.mailbox.batch_size):
+                self._move(chunk, folder, report)
         pending = [uid for uid in uids if uid not in settled]
         for batch in _batches(pending, self.settings.mailbox.batch_size):
-            for message in self.source.fetch(batch):
-                self._take(message, report)
+            self._take_batch(self.source.fetch(batch), report)
         with transaction(self.sessions) as session:
             state = session.get(MailboxState, self.source.name)
             if state is not None:
@@ -129,15 +132,45 @@ class Poller:
         except DBAPIError:
             log.exception("could not record the poll failure")
 
-    # -- one message -------------------------------------------------------------------
+    # -- one batch -----------------------------------------------------------------------
 
-    def _take(self, message: FetchedMessage, report: PollReport) -> None:
-        crash_point("after_fetch")
+    def _take_batch(self, messages: Sequence[FetchedMessage], report: PollReport) -> None:
+        """Record a fetched batch in ONE transaction (a savepoint per message), then move it.
+
+        One commit per batch instead of per message is what makes a backlog fast; the
+        savepoints keep one bad message from spoiling its neighbours. Nothing is moved
+        before the commit, so a crash anywhere leaves the whole batch to be fetched again.
+        """
+        assert self.uidvalidity is not None
+        to_move: dict[str, list[int]] = {}
+        failures: list[tuple[FetchedMessage, Exception]] = []
+        with transaction(self.sessions) as session:
+            for message in messages:
+                crash_point("after_fetch")
+                folder = self._record_one(session, message, failures, report)
+                if folder is not None:
+                    to_move.setdefault(folder, []).append(message.uid)
+        crash_point("after_commit")
+        for message, exc in failures:
+            # Each failure is counted in its own transaction, after the good ones are safe.
+            if self._fail(message, exc, report):
+                to_move.setdefault(self.settings.mailbox.quarantine_folder, []).append(message.uid)
+        for folder, uids in to_move.items():
+            self._move(uids, folder, report)
+
+    def _record_one(
+        self,
+        session: Session,
+        message: FetchedMessage,
+        failures: list[tuple[FetchedMessage, Exception]],
+        report: PollReport,
+    ) -> str | None:
+        """Record one message inside a savepoint; the folder to move it to, or None."""
         assert self.uidvalidity is not None
         now = self.now()
         where = MessageSource(self.source.name, self.uidvalidity, message.uid)
         try:
-            with transaction(self.sessions) as session:
+            with session.begin_nested():
                 result = record_message(
                     session,
                     message.raw,
@@ -147,19 +180,16 @@ class Poller:
                     acknowledge=self._may_acknowledge(message, now),
                     origin="imap",
                 )
-                status = result.status
         except IntegrityError:
             # Another worker committed the same message first: it is recorded once, by them.
             report.duplicates += 1
             event(log, "message_duplicate", uid=message.uid, reason="recorded by another worker")
-            crash_point("after_commit")
-            self._move(message.uid, self.settings.mailbox.processed_folder, report)
-            return
+            return self.settings.mailbox.processed_folder
         except DBAPIError:
             raise  # the database itself is unwell: stop this poll, keep the mail where it is
         except Exception as exc:
-            self._fail(message, where, exc, report)
-            return
+            failures.append((message, exc))
+            return None
         if result.duplicate:
             report.duplicates += 1
         else:
@@ -168,18 +198,16 @@ class Poller:
             log,
             "message_recorded",
             uid=message.uid,
-            status=str(status),
+            status=str(result.status),
             duplicate=result.duplicate,
             request=result.request_ref,
             replies_queued=len(result.outbox_ids),
         )
-        crash_point("after_commit")
-        self._move(message.uid, self._folder_for(status), report)
+        return self._folder_for(result.status)
 
-    def _fail(
-        self, message: FetchedMessage, where: MessageSource, exc: Exception, report: PollReport
-    ) -> None:
-        # Keep the bytes and count the attempt; the next message is processed regardless.
+    def _fail(self, message: FetchedMessage, exc: Exception, report: PollReport) -> bool:
+        """Keep the bytes and count the attempt; True if it is now quarantined."""
+        assert self.uidvalidity is not None
         error = f"{type(exc).__name__}: {exc}"
         with transaction(self.sessions) as session:
             attempts, quarantined = record_failure(
@@ -187,7 +215,7 @@ class Poller:
                 message.raw,
                 error=error,
                 now=self.now(),
-                source=where,
+                source=MessageSource(self.source.name, self.uidvalidity, message.uid),
                 max_attempts=self.settings.mailbox.max_attempts,
             )
         event(
@@ -201,9 +229,9 @@ class Poller:
         )
         if quarantined:
             report.quarantined += 1
-            self._move(message.uid, self.settings.mailbox.quarantine_folder, report)
         else:
             report.failed += 1
+        return quarantined
 
     def _may_acknowledge(self, message: FetchedMessage, now: datetime) -> bool:
         # Backlog rule: old mail is recorded, but the practice is not sent a late receipt.
@@ -212,17 +240,19 @@ class Poller:
         limit = timedelta(hours=self.settings.mailbox.backlog_ack_max_age_hours)
         return now - message.internal_date <= limit
 
-    def _move(self, uid: int, folder: str, report: PollReport) -> None:
+    def _move(self, uids: Sequence[int], folder: str, report: PollReport) -> None:
         try:
-            self.source.move(uid, folder)
+            self.source.move(uids, folder)
         except (OSError, imaplib.IMAP4.abort):
-            raise  # the connection is gone: the poll stops, the next one moves it
+            raise  # the connection is gone: the poll stops, the next one moves them
         except imaplib.IMAP4.error as exc:
-            # Typically another worker moved it first; the message is recorded either way.
+            # Typically another worker moved them first; they are recorded either way.
             warning = logging.WARNING
-            event(log, "move_refused", level=warning, uid=uid, folder=folder, error=str(exc))
+            event(
+                log, "move_refused", level=warning, uids=list(uids), folder=folder, error=str(exc)
+            )
             return
-        report.moved += 1
+        report.moved += len(uids)
         crash_point("after_move")
 
     def _folder_for(self, status: str) -> str:
