@@ -30,7 +30,24 @@ CONTEXT: dict[str, Any] = {
 }
 
 
-@pytest.mark.parametrize("name", TEMPLATES)
+# Everything we send about a request; the staff digest (maintenance.py) is about many.
+REQUEST_TEMPLATES = tuple(t for t in TEMPLATES if t != "staff_reminder_digest")
+
+
+def test_all_the_e_mails_the_workflow_needs_exist() -> None:
+    assert set(REQUEST_TEMPLATES) >= {
+        "acknowledgement",
+        "missing_information",
+        "email_change_confirmation",
+        "email_change_notice",
+        "branch_access",
+        "main_contact_extension_confirmation",
+        "new_practice_access",
+        "rejection",
+    }
+
+
+@pytest.mark.parametrize("name", REQUEST_TEMPLATES)
 def test_every_template_renders_text_and_html_with_the_reference_in_the_subject(name: str) -> None:
     email = render_email(name, CONTEXT)
     assert email.subject.startswith("PCSE-000042") and "\n" not in email.subject
