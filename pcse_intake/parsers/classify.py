@@ -71,7 +71,7 @@ def classify(subject: str, text: str) -> RequestKind:
         return RequestKind.BRANCH_SETUP if details else RequestKind.UNKNOWN
     if extend:
         return RequestKind.MAIN_CONTACT_EXTENSION if details else RequestKind.UNKNOWN
-    if email and _email_change_shape(text):
+    if email and _email_change_shape(text) and not (new and _setup_form(text)):
         return RequestKind.EMAIL_CHANGE
     if new and details and nf.find_ods(text) and len(_LABEL_LINE.findall(text)) >= 3:
         return RequestKind.NEW_PRACTICE_SETUP  # a filled-in set-up form, whatever else it says
@@ -79,7 +79,7 @@ def classify(subject: str, text: str) -> RequestKind:
         return RequestKind.UNKNOWN
     if new and details:
         return RequestKind.NEW_PRACTICE_SETUP
-    if email and details:
+    if email and details and _email_change_shape(text):
         return RequestKind.EMAIL_CHANGE
     return RequestKind.UNKNOWN
 
@@ -112,6 +112,20 @@ def _branch_request(both: str, text: str) -> bool:
     return _branch_code(text) or bool(_BRANCH_REQUEST.search(both))
 
 
+_SETUP_FIELD = re.compile(
+    r"^\W*(?:[\w/ ]{0,40}\b)?"
+    r"(?:main contact|organi[sz]ation type|type|(?<!mail )address|telephone|phone|tel)\b"
+    r"[^:\n]{0,40}[:\-]",
+    re.I | re.M,
+)
+
+
+def _setup_form(text: str) -> bool:
+    """Set-up details (contact, type, address, phone labels): a new practice's form, even
+    when it also gives the practice's own mailbox."""
+    return len(_SETUP_FIELD.findall(text)) >= 2
+
+
 def _branch_code(text: str) -> bool:
     return any(len(code) == 9 for code in nf.find_ods(text))
 
@@ -122,7 +136,12 @@ def _email_change_shape(text: str) -> bool:
     emails = nf.find_emails(text)
     if not emails:
         return False
-    contact_only = re.search(r"\bmain contact\b", text, re.I) and not re.search(
-        r"\b(current|old|new) (practice )?e-?mail", text, re.I
+    contact_only = re.search(
+        r"\bmain contact(?:'s|\u2019s|s)?\s+(?:e-?mail|address)|"
+        r"\be-?mail (?:address )?(?:of|for) (?:our |the |my )?(?:main )?contact\b",
+        text,
+        re.I,
+    ) and not re.search(
+        r"\b(current|old|new|our|the) (practice |generic |shared )?e-?mail", text, re.I
     )
     return not contact_only
