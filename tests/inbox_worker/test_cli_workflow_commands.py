@@ -214,3 +214,41 @@ def test_no_answer_is_counted_on_the_command_line(seeded: Run) -> None:
     args = ("verify", "PCSE-000001", "--by", "alice", "--outcome", "no_answer")
     assert "(1 unanswered)" in seeded(*args).output
     assert "is now awaiting_verification (2 unanswered)" in seeded(*args).output
+
+
+def test_a_message_that_fails_is_kept_and_the_others_are_recorded(
+    seeded: Run, monkeypatch: pytest.MonkeyPatch, db_url: str
+) -> None:
+    from pcse_intake.parsers import parse as real_parse
+    from pcse_intake.workflows import intake
+
+    poison = (CORPUS / "012.eml").read_bytes()
+
+    def parse(raw: bytes, options: object = None) -> object:
+        if raw == poison:
+            raise RuntimeError("parser defect")
+        return real_parse(raw, options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(intake, "parse", parse)
+    result = seeded("ingest", str(CORPUS / "012.eml"), str(CORPUS / "024.eml"), code=1)
+    assert "1 of 2 message(s) could not be processed" in result.stderr
+    assert "failed (attempt 1): RuntimeError: parser defect" in result.output
+    engine = make_engine(db_url)
+    try:
+        with transaction(make_sessionmaker(engine)) as s:
+            kept = s.scalars(select(InboundMessage).where(InboundMessage.raw == poison)).one()
+            assert (kept.status, kept.attempts) == ("received", 1)
+            assert s.scalar(select(func.count(Request.id))) == 2  # 037 and 024
+    finally:
+        engine.dispose()
+
+
+def test_show_prints_the_practices_words_without_terminal_control_characters(
+    seeded: Run, tmp_path: Path
+) -> None:
+    raw = (CORPUS / "024.eml").read_bytes().replace(b"\r\n\r\n", b"\r\n\r\n\x1b[2J", 1)
+    path = tmp_path / "escape.eml"
+    path.write_bytes(raw)
+    [row] = json.loads(seeded("ingest", "--json", str(path)).output)
+    text = seeded("requests", "show", row["ref"]).output
+    assert "\x1b" not in text and "Message " in text and "  | " in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,8 @@ from pcse_intake.inbox_worker.cli.workflow_support import echo_json, run_in_tran
 
 if TYPE_CHECKING:
     from pcse_intake.workflows.queries import RequestDetail, RequestSummary
+
+MESSAGE_LINES = 15  # of each message's own words, shown under the request
 
 STATES = (
     "received",
@@ -89,6 +92,13 @@ def render_detail(d: RequestDetail) -> list[str]:
         out += ["Missing:"] + [f"  {m}" for m in d.missing_described]
     if d.problems:
         out += ["Problems:"] + [f"  [{p.get('code')}] {p.get('message')}" for p in d.problems]
+    for m in d.messages:
+        heading = f"Message {m.id} ({m.status}) from {m.sender or '-'}: {m.subject or ''}"
+        out += ["", printable(heading)]
+        body = (m.body_text or m.full_text).strip().splitlines()
+        out += [f"  | {printable(line)}" for line in body[:MESSAGE_LINES]]
+        if len(body) > MESSAGE_LINES:
+            out.append(f"  | ... ({len(body) - MESSAGE_LINES} more lines in the console)")
     out += ["", "Verification:"]
     if d.number_to_call:
         out.append(
@@ -116,3 +126,8 @@ def render_detail(d: RequestDetail) -> list[str]:
         out += ["", "E-mails:"]
         out += [f"  [{o.status}] {o.template} to {o.to}: {o.subject}" for o in d.outbox]
     return out
+
+
+def printable(text: str) -> str:
+    """A practice's words, without control characters that could drive the terminal."""
+    return "".join(c if c == "\t" or unicodedata.category(c) != "Cc" else "?" for c in text)
