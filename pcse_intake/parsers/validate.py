@@ -86,22 +86,17 @@ def problems(kind: RequestKind, parties: dict[str, Party]) -> list[Problem]:
         branch = parties.get("branch")
         code = branch.ods_code if branch else None
         main_code = main.ods_code if main else None
-        if code and ODS_PATTERNS["gp_branch"].match(code) and main_code:
-            if code[:6] != main_code:
-                out.append(
-                    Problem(
-                        "branch_code_mismatch",
-                        "branch.ods_code",
-                        f"Branch code {code} does not begin with the main practice code "
-                        f"{main_code}.",
-                    )
-                )
-        elif code and main_code and ods_kinds(code) and not code.startswith(main_code):
+        # a code that matches no pattern is only `invalid_ods_code` (gold convention)
+        extends_main = bool(
+            code and main_code and ODS_PATTERNS["gp_branch"].match(code) and code[:6] == main_code
+        )
+        if code and main_code and ods_kinds(code) and not extends_main:
             out.append(
                 Problem(
                     "branch_code_mismatch",
                     "branch.ods_code",
-                    f"Branch code {code} is not {main_code} followed by three digits.",
+                    f"Branch code {code} is not the main practice code {main_code} "
+                    "followed by three digits.",
                 )
             )
     return out

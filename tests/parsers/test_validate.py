@@ -76,3 +76,15 @@ def test_missing_lists_leaf_paths_of_absent_required_fields() -> None:
         "existing_practice.main_contact.email",
         "new_practice.address",
     )
+
+
+def test_branch_given_a_main_practice_shaped_code_is_a_mismatch() -> None:
+    parties = {"main_practice": Party(ods_code="J84550"), "branch": Party(ods_code="J84550")}
+    assert _codes(RequestKind.BRANCH_SETUP, parties) == {
+        ("branch_code_mismatch", "branch.ods_code")
+    }
+
+
+def test_branch_code_matching_no_pattern_is_only_invalid() -> None:
+    parties = {"main_practice": Party(ods_code="J84550"), "branch": Party(ods_code="J8455001")}
+    assert _codes(RequestKind.BRANCH_SETUP, parties) == {("invalid_ods_code", "branch.ods_code")}
