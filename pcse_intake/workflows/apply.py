@@ -14,6 +14,7 @@ from pcse_intake.workflows.fields import get_path, normalise_email
 from pcse_intake.workflows.models import Organisation, Person, Request
 from pcse_intake.workflows.registry import (
     find_or_create_person,
+    is_main_contact,
     org_snapshot,
     org_type_of,
     organisation,
@@ -109,6 +110,9 @@ def _email_change(
 ) -> list[Notice]:
     code = _need(request, "practice.ods_code")
     new = _need_email(request, "practice.new_email")
+    if not new.endswith("@nhs.net"):
+        # PCSE's rule: a practice e-mail is an nhs.net organisation address.
+        raise CannotApply(f"{new} is not an nhs.net address, which a practice e-mail must be")
     org = organisation(session, code)
     if org is None:
         raise CannotApply(f"{code} is not in the registry, so its e-mail cannot be changed")
@@ -166,6 +170,12 @@ def _extension(session: Session, request: Request, *, by: str, now: datetime) ->
     existing = organisation(session, existing_code)
     if existing is None:
         raise CannotApply(f"existing practice {existing_code} is not in the registry")
+    if not is_main_contact(session, existing, email):
+        # Extending is how a main contact gains another practice: only the one we hold may.
+        raise CannotApply(
+            f"{email} is not the main contact we hold for {existing_code}; only that person's"
+            " access can be extended (correct the request, or reject it)"
+        )
     new_org = _ensure_org(
         session,
         request,

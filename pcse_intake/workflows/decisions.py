@@ -42,6 +42,7 @@ from pcse_intake.workflows.models import (
     InboundMessage,
     Request,
     RequestState,
+    StaffRole,
     VerificationCall,
 )
 from pcse_intake.workflows.outbox import AUTO_GENERATED, enqueue
@@ -94,7 +95,7 @@ def verify(
     the call and blocks verification for good: staff then reject the request.
     """
     del settings  # the rules here do not depend on configuration (yet)
-    require_permission(session, by, Action.VERIFY)
+    staff = require_permission(session, by, Action.VERIFY)
     event = OUTCOMES.get(outcome)
     if event is None:
         raise InvalidValue(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
@@ -105,6 +106,14 @@ def verify(
             f"a verification call for {request.ref} failed; it cannot be verified now: reject it"
         )
     note = (notes or "").strip() or None
+    # Our MTA said DMARC failed: the sender may be forged. Only an admin, saying why, may
+    # confirm such a request (an audited override).
+    forged = event is Event.CALL_CONFIRMED and request.auth_verdict == "fail"
+    if forged and (StaffRole(staff.role) is not StaffRole.ADMIN or note is None):
+        raise VerificationRefused(
+            f"the e-mail for {request.ref} failed sender authentication (DMARC); only an"
+            " admin may confirm it, with a note saying why"
+        )
     on_record = number_on_record(session, request)
     if phone:
         called = normalise_phone(phone)

@@ -115,6 +115,7 @@ def email_change(
     message_id: str | None = None,
     **extra: Any,
 ) -> ParsedEmail:
+    extra.setdefault("auth_verdict", AuthVerdict.PASS)
     party = Party(name=name, ods_code=code, current_email=current, new_email=new)
     missing = tuple(
         p for p, v in (("practice.current_email", current), ("practice.new_email", new)) if not v
@@ -126,7 +127,6 @@ def email_change(
         sender=sender,
         message_id=message_id or f"<{uuid.uuid4().hex}@nhs.net>",
         subject=subject,
-        auth_verdict=AuthVerdict.PASS,
         body_text="Please update our practice email address.",
         full_text="Please update our practice email address.",
         **extra,

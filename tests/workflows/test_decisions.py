@@ -444,3 +444,75 @@ def test_an_invalid_address_to_write_to_refuses_approval_and_changes_nothing(
         org = organisation(s, "A84615")
         assert org is not None and org.email == "ouseburn.surgery@nhs.net"
         assert _templates(s, ref) == [("acknowledgement", "ouseburn.surgery@nhs.net")]
+
+
+def test_a_request_that_failed_dmarc_needs_an_admin_and_a_note_to_confirm(
+    ready: TestDatabase, feed: Feed
+) -> None:
+    from pcse_intake.parsers import AuthVerdict
+
+    ref = _new(ready, feed, email_change(auth_verdict=AuthVerdict.FAIL))
+    for who, notes in (("alice", "rang them"), ("bob", "rang them"), ("root", None)):
+        refused = pytest.raises(VerificationRefused, match="DMARC")
+        with refused, transaction(ready.sessions) as s:
+            verify(
+                s, ref=ref, by=who, outcome="confirmed", now=LATER, settings=Settings(), notes=notes
+            )
+    with transaction(ready.sessions) as s:
+        request = verify(
+            s,
+            ref=ref,
+            by="root",
+            outcome="confirmed",
+            now=LATER,
+            settings=Settings(),
+            notes="practice manager confirmed by phone",
+        )
+        assert request.state == RequestState.VERIFIED
+
+
+def test_an_email_change_to_a_non_nhs_address_cannot_be_approved(
+    ready: TestDatabase, feed: Feed
+) -> None:
+    ref = _verified(ready, feed, email_change(new="ouseburn@hotmail.co.uk"))
+    with pytest.raises(WorkflowRefusal, match="not an nhs"), transaction(ready.sessions) as s:
+        approve(s, ref=ref, by="bob", now=LATER, settings=Settings())
+
+
+def test_only_the_main_contact_on_record_can_be_extended(ready: TestDatabase, feed: Feed) -> None:
+    parsed = ParsedEmail(
+        kind=RequestKind.MAIN_CONTACT_EXTENSION,
+        parties=(
+            (
+                "existing_practice",
+                Party(
+                    name="Kingsholm Surgery",
+                    ods_code="L84502",
+                    address="3 Kingsholm Road, Bristol, BS2 9QT",
+                    phone="+441174960815",
+                    main_contact=Contact("Ms Martina Coyle", "martina.coyle@nhs.net"),
+                ),
+            ),
+            (
+                "new_practice",
+                Party(
+                    name="Longlevens Surgery",
+                    ods_code="L84677",
+                    address="12 Church Road, Bristol, BS7 8SA",
+                ),
+            ),
+        ),
+        sender="martina.coyle@nhs.net",
+        message_id="<ext2@nhs.net>",
+        subject="Extend main contact",
+    )
+    ref = _verified(ready, feed, parsed)
+    with transaction(ready.sessions) as s:
+        problems = {p["code"] for p in s.get(Request, int(ref[5:])).problems}  # type: ignore[union-attr]
+        assert "main_contact_not_on_record" in problems
+    refused = pytest.raises(WorkflowRefusal, match="not the main contact we hold")
+    with refused, transaction(ready.sessions) as s:
+        approve(s, ref=ref, by="bob", now=LATER, settings=Settings())
+    with transaction(ready.sessions) as s:
+        new = organisation(s, "L84677")
+        assert new is not None and main_contacts(s, new) == []
