@@ -101,6 +101,10 @@ _LEADING_NOISE = {
     "a",
     "an",
 }
+_CODE_PHRASE = re.compile(
+    r"\b(?i:ods|practice|org(?:ani[sz]ation)?|pharmacy|branch|surgery)\s+(?i:code)\s*"
+    r"(?i:is|:|-|=)?\s*([A-Za-z][A-Z0-9]{0,5}(?: ?\d[A-Z0-9]{0,3}){0,2})\b"
+)
 _OLD_CODE = re.compile(r"\b(old|previous|former|was|closed|retired)\b[^.\n]{0,25}$", re.I)
 _ADDRESS_CUE = re.compile(
     r"\b(?:at|address is|based at|located at|situated at|premises at|address:?)\s+", re.I
@@ -747,6 +751,11 @@ def _prose_sentence(ex: Extraction, sentence: str, primary: str, carry: str | No
         if ex.kind is RequestKind.BRANCH_SETUP and len(code) == 9:
             role = "branch"
         ex.draft(role).fill("ods_code", code)
+    for m in _CODE_PHRASE.finditer(sentence):
+        token = re.sub(r"\s", "", m.group(1)).upper()
+        if any(c.isdigit() for c in token) and not _OLD_CODE.search(sentence[: m.start()]):
+            # "our code is A1234": kept as written, validation flags it
+            ex.draft(owner(m.start(1))).fill("ods_code", token)
     for where, found in _addresses(sentence):
         ex.draft(owner(where)).fill("address", nf.address(found))
     for m in nf.PHONE.finditer(sentence):
