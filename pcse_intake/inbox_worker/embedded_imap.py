@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from imapclient import IMAPClient
 
@@ -98,8 +99,12 @@ def seed_mailbox(
     password: str,
     messages: Iterable[bytes],
     folder: str = "INBOX",
+    internal_date: datetime | None = None,
 ) -> int:
-    """APPEND each raw message to `folder` over plain IMAP; returns how many were appended."""
+    """APPEND each raw message to `folder` over plain IMAP; returns how many were appended.
+
+    `internal_date` sets the server's INTERNALDATE (default: now), to stage an old backlog.
+    """
     count = 0
     with IMAPClient(host, port=port, ssl=False, timeout=30) as client:
         # Without TCP_NODELAY pymap stalls ~45 ms per APPEND (Nagle around the literal).
@@ -108,7 +113,7 @@ def seed_mailbox(
         if not client.folder_exists(folder):
             client.create_folder(folder)
         for raw in messages:
-            client.append(folder, raw)
+            client.append(folder, raw, msg_time=internal_date)
             count += 1
         client.logout()
     return count

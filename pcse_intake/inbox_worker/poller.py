@@ -123,11 +123,9 @@ class Poller:
     def note_failure(self, error: str) -> None:
         """Remember why the poll failed (shown by health checks); never raises."""
         try:
+            self._ensure_state_row()
             with transaction(self.sessions) as session:
-                state = session.get(MailboxState, self.source.name)
-                if state is None:
-                    state = MailboxState(mailbox=self.source.name)
-                    session.add(state)
+                state = session.get_one(MailboxState, self.source.name)
                 state.last_error = " ".join(error.split())[:2000]
         except DBAPIError:
             log.exception("could not record the poll failure")
@@ -262,12 +260,21 @@ class Poller:
 
     # -- the database's view of the folder ---------------------------------------------
 
+    def _ensure_state_row(self) -> None:
+        """Create this mailbox's state row once; two workers starting together may race."""
+        with self.sessions() as session:
+            if session.get(MailboxState, self.source.name) is not None:
+                return
+        try:
+            with transaction(self.sessions) as session:
+                session.add(MailboxState(mailbox=self.source.name))
+        except IntegrityError:
+            pass  # the other worker created it a moment ago
+
     def _note_uidvalidity(self, uidvalidity: int) -> bool:
+        self._ensure_state_row()
         with transaction(self.sessions) as session:
-            state = session.get(MailboxState, self.source.name)
-            if state is None:
-                state = MailboxState(mailbox=self.source.name)
-                session.add(state)
+            state = session.get_one(MailboxState, self.source.name, with_for_update=True)
             changed = state.uidvalidity is not None and state.uidvalidity != uidvalidity
             if changed:
                 # RFC 3501: every stored UID is now meaningless. Rescanning is safe because

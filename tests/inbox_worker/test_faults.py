@@ -234,3 +234,66 @@ def test_two_worker_processes_on_one_mailbox_and_one_postgresql_record_each_mess
         assert all("recorded" in out or "another worker" in out for out, _err in outputs)
         assert folder_counts(account, "INBOX", "Processed") == {"INBOX": 0, "Processed": 24}
     _assert_each_message_once(pg_url, 24)
+
+
+@pytest.mark.dovecot
+@pytest.mark.postgres
+def test_without_the_lease_a_worker_whose_insert_hits_the_unique_key_counts_a_duplicate(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The last line of defence: two pollers record the same batch at the same moment."""
+    import contextlib
+    import logging
+
+    caplog.set_level(logging.INFO, logger="pcse_intake.inbox_worker.poller")
+    import threading
+
+    from pcse_intake.inbox_worker import poller as poller_module
+    from pcse_intake.workflows.migrate import upgrade
+
+    monkeypatch.setattr(
+        poller_module, "mailbox_lease", lambda sessions, mailbox: contextlib.nullcontext(True)
+    )
+    engine = make_engine(pg_url)
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    with DovecotServer() as dovecot:
+        account = dovecot.account
+        _seed(account, sample_messages(6))
+        settings = test_settings(pg_url, account, batch_size=6)
+        barrier = threading.Barrier(2)
+        reports = []
+
+        class InStep(ImapMailbox):
+            def fetch(self, uids: Sequence[int]) -> list:  # type: ignore[type-arg]
+                fetched = super().fetch(uids)
+                barrier.wait(10)  # both hold the same batch before either records it
+                return fetched
+
+        def work() -> None:
+            poller = Poller(
+                InStep(settings.mailbox, password=account.password),
+                sessions,
+                settings=settings,
+                now=lambda: datetime.now(UTC),
+            )
+            try:
+                reports.append(poller.poll())
+            except Exception as exc:  # surfaced below: a thread's error must fail the test
+                errors.append(exc)
+            finally:
+                poller.close()
+
+        errors: list[Exception] = []
+        threads = [threading.Thread(target=work) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    engine.dispose()
+    assert errors == [] and len(reports) == 2
+    assert sorted(r.recorded for r in reports) == [0, 6]
+    assert sum(r.duplicates for r in reports) == 6
+    # At least the first clash went through the unique key (IntegrityError), not a lookup.
+    assert any(getattr(r, "pcse_fields", {}).get("reason") for r in caplog.records)
+    _assert_each_message_once(pg_url, 6)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from imapclient import IMAPClient
+from sqlalchemy import select
 
+from pcse_intake.inbox_worker.imap_source import ImapMailbox
 from pcse_intake.inbox_worker.poller import Poller
-from pcse_intake.workflows.models import InboundMessage, MessageStatus
+from pcse_intake.workflows.models import InboundMessage, MessageStatus, OutboxMessage, Request
 from tests.conftest import TestDatabase
 from tests.inbox_worker.support import (
     counts,
@@ -16,9 +19,7 @@ from tests.inbox_worker.support import (
     sample_messages,
     test_settings,
 )
-from tests.servers import EmbeddedImap, pymap_account, seed_mailbox
-
-pytestmark = pytest.mark.imap
+from tests.servers import DovecotServer, EmbeddedImap, pymap_account, seed_mailbox
 
 
 def _seed(server: EmbeddedImap, messages: list[bytes]) -> None:
@@ -31,6 +32,7 @@ def _seed(server: EmbeddedImap, messages: list[bytes]) -> None:
     )
 
 
+@pytest.mark.imap
 def test_a_poll_records_every_message_then_moves_it_and_a_second_poll_adds_nothing(
     pymap_server: EmbeddedImap, sqlite_database: TestDatabase
 ) -> None:
@@ -62,3 +64,71 @@ def test_a_poll_records_every_message_then_moves_it_and_a_second_poll_adds_nothi
         stored = session.query(InboundMessage).all()
         assert all(m.raw and m.uid and m.mailbox == "testuser/INBOX" for m in stored)
         assert all(m.status != MessageStatus.RECEIVED for m in stored)
+
+
+@pytest.mark.imap
+def test_a_backlog_older_than_the_limit_is_recorded_but_not_acknowledged(
+    pymap_server: EmbeddedImap, sqlite_database: TestDatabase
+) -> None:
+    account = pymap_account(pymap_server)
+    old, new = sample_messages(4)[2], sample_messages(20)[19]  # two complete requests
+    seed_mailbox(
+        host=account.host,
+        port=account.port,
+        username=account.username,
+        password=account.password,
+        messages=[old],
+        internal_date=datetime.now(UTC) - timedelta(days=10),
+    )
+    _seed(pymap_server, [new])
+    settings = test_settings(sqlite_database.url, account, backlog_ack_max_age_hours=72.0)
+    poller = Poller(
+        mailbox_for(settings, account),
+        sqlite_database.sessions,
+        settings=settings,
+        now=lambda: datetime.now(UTC),
+    )
+    try:
+        report = poller.poll()
+    finally:
+        poller.close()
+    assert report.recorded == 2
+    with sqlite_database.sessions() as session:
+        requests = session.scalars(select(Request).order_by(Request.id)).all()
+        replies = session.scalars(select(OutboxMessage)).all()
+    assert len(requests) == 2
+    # Only the fresh message was acknowledged; the old one is recorded and waits for staff.
+    assert [r.request_id for r in replies] == [requests[1].id]
+
+
+@pytest.mark.dovecot
+def test_without_move_only_our_uid_is_expunged_and_another_clients_deleted_mail_survives(
+    dovecot_server: DovecotServer,
+) -> None:
+    account = dovecot_server.account
+    seed_mailbox(
+        host=account.host,
+        port=account.port,
+        username=account.username,
+        password=account.password,
+        messages=[b"Subject: ours\r\n\r\n1\r\n", b"Subject: theirs\r\n\r\n2\r\n"],
+    )
+    with IMAPClient(account.host, account.port, ssl=False, timeout=10) as other:
+        other.login(account.username, account.password)
+        other.select_folder("INBOX")
+        theirs = max(other.search(["ALL"]))
+        other.add_flags([theirs], [b"\\Deleted"])  # another client's pending deletion
+    settings = test_settings("sqlite://", account)
+    mailbox = ImapMailbox(settings.mailbox, password=account.password)
+    mailbox.open()
+    try:
+        mailbox._can_move = False  # behave as on a server without RFC 6851 MOVE
+        [ours] = mailbox.search()  # \Deleted mail is not ours to take
+        mailbox.move([ours], "Processed")
+    finally:
+        mailbox.close()
+    with IMAPClient(account.host, account.port, ssl=False, timeout=10) as check:
+        check.login(account.username, account.password)
+        check.select_folder("INBOX")
+        assert check.search(["ALL"]) == [theirs]  # still there, still flagged
+        assert check.select_folder("Processed")[b"EXISTS"] == 1
