@@ -16,6 +16,10 @@ _ON_START = re.compile(r"^\s*On\s.{0,200}(\d{4}|\d{1,2}:\d{2})", re.IGNORECASE)
 _RULE = re.compile(r"^\s*_{8,}\s*$")
 _HEADER_LINE = re.compile(r"^\s*\*?(From|Sent|Date|To|Cc|Subject)\s*:\*?\s*", re.IGNORECASE)
 _QUOTED = re.compile(r"^\s*>")
+_REPLY_SUBJECT = re.compile(r"^\s*(re|aw|sv)\s*:", re.IGNORECASE)
+_POINTS_BELOW = re.compile(
+    r"\b(see below|below|forward(?:ed|ing)?|passing (?:this|it) on|on behalf of)\b", re.IGNORECASE
+)
 _FORWARD_SUBJECT = re.compile(r"^\s*(fwd?|fw)\s*:", re.IGNORECASE)
 _SIG_DASHES = re.compile(r"^--\s*$")
 _SENT_FROM = re.compile(r"^\s*(sent from (my )?\w+|get outlook for \w+)", re.IGNORECASE)
@@ -55,7 +59,13 @@ class Reading:
 
 def read_body(text: str, subject: str, sender_names: tuple[str, ...] = ()) -> Reading:
     lines = text.split("\n")
-    cut, forward_start = _find_history(lines, bool(_FORWARD_SUBJECT.match(subject)))
+    forwarding = bool(_FORWARD_SUBJECT.match(subject))
+    cut, forward_start = _find_history(lines, forwarding)
+    if forward_start is None and not forwarding and not _REPLY_SUBJECT.match(subject):
+        # no FW: in the subject, but "please see below" over an Outlook header block
+        own_text = "\n".join(lines[:cut])
+        if cut < len(lines) and len(own_text) < 400 and _POINTS_BELOW.search(own_text):
+            cut, forward_start = _find_history(lines, True)
     own_lines = lines[:cut]
     forwarded = ""
     forwarded_sig = ""

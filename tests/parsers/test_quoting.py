@@ -43,3 +43,15 @@ def test_nhsmail_disclaimer_is_removed() -> None:
 def test_sender_signing_with_their_name_starts_the_signature() -> None:
     text = "Please set us up.\n\nBarry Hewitt\nPractice Manager\n0113 496 0000"
     assert read_body(text, "x", ("Barry Hewitt", "Barry")).own == "Please set us up."
+
+
+def test_see_below_over_a_header_block_reads_as_a_forward_without_fw_subject() -> None:
+    text = (
+        "Please see below.\n\nFrom: A <a@nhs.net>\nSent: 1 May 2025\nSubject: s\n\nODS code: FH7K2"
+    )
+    assert "FH7K2" in read_body(text, "New pharmacy").forwarded
+
+
+def test_a_reply_never_reads_its_history_as_the_request() -> None:
+    text = "See below.\n\nFrom: A <a@nhs.net>\nSent: 1 May 2025\nSubject: s\n\nODS code: FH7K2"
+    assert read_body(text, "RE: New pharmacy").forwarded == ""
