@@ -94,12 +94,13 @@ def _parse(raw: bytes, options: ParseOptions) -> ParsedEmail:
     reading = read_text(_bounded(full_text), subject, _sender_names(base.sender_name, sender))
     own = "\n\n".join(t for t in (reading.own, reading.forwarded) if t)
     own = "\n".join(line[:MAX_LINE] for line in own[:MAX_REQUEST_CHARS].split("\n"))
+    kind = RequestKind.UNKNOWN
     if automated:
-        kind = RequestKind.UNKNOWN
         found.append(Problem("automated_message", None, "An auto-reply, bounce or list message."))
-    else:
-        kind = classify(subject, own)
-    parties = extract(kind, own, subject, sender, reading.signature)
+    request_text = _without_our_addresses(own, options.our_addresses)
+    if not automated:
+        kind = classify(subject, request_text)
+    parties = extract(kind, request_text, subject, sender, reading.signature)
     if kind is not RequestKind.UNKNOWN:
         found = problems(kind, parties) + found
     if defects:
@@ -132,6 +133,19 @@ def _bounded(text: str) -> str:
     """The start of the text, in lines no longer than MAX_LINE, for quote and signature
     detection (the history and signature of a real request sit well inside it)."""
     return "\n".join(line[:MAX_LINE] for line in text[: MAX_REQUEST_CHARS * 2].split("\n"))
+
+
+_PCSE_MAILBOX = re.compile(r"\bpcse\.[\w.-]{1,40}@nhs\.net\b", re.IGNORECASE)
+
+
+def _without_our_addresses(text: str, ours: tuple[str, ...]) -> str:
+    """Our own mailboxes (pasted FAQ text: "Send an email to pcse.datamanager@nhs.net") are
+    never a practice's address or a contact's."""
+    text = _PCSE_MAILBOX.sub("PCSE", text)
+    for address in ours:
+        if address:
+            text = re.sub(re.escape(address), "PCSE", text, flags=re.IGNORECASE)
+    return text
 
 
 def _sender_names(display: str | None, address: str | None) -> tuple[str, ...]:
