@@ -1,0 +1,344 @@
+"""Labelled lines and sections: `label: value`, a value on the next line, headings that open
+a party's section, composite values ('Kingsholm Surgery, L84 502, 3 Kingsholm Road, ...')."""
+
+from __future__ import annotations
+
+import re
+
+from pcse_intake.parsers import normalise as nf
+from pcse_intake.parsers.drafts import (
+    OLD_CODE,
+    ORG_WORDS,
+    PERSON,
+    PRIMARY,
+    Draft,
+    Extraction,
+    is_org_named_after_people,
+)
+from pcse_intake.parsers.labels import field_of, role_of
+from pcse_intake.parsers.model import RequestKind
+
+_SEPARATOR = re.compile(r"[ \t]{0,8}(?::|\s[-\u2013\u2014=]\s|\t{1,8}|[ \t]{3,8})[ \t]{0,8}")
+_BULLET = re.compile(r"^\s*(?:[-*\u2022\u00b7\u25aa\u25cf\u2013>o]\s+|\d{1,2}[.)]\s+)")
+
+
+def _split_label(line: str) -> tuple[str, str] | None:
+    m = _SEPARATOR.search(line)
+    if m is None or m.start() == 0:
+        return None
+    label, value = line[: m.start()], line[m.end() :]
+    if len(label) > 90 or len(label.split()) > 16 or "@" in label:
+        return None
+    return label, value.strip()
+
+
+def labelled_pass(ex: Extraction, text: str) -> list[str]:
+    """Read `label: value` lines and section headings; return the lines left for prose."""
+    lines = [_BULLET.sub("", ln).strip() for ln in text.split("\n")]
+    primary = PRIMARY[ex.kind]
+    context = primary
+    prose: list[str] = []
+    pending: tuple[str, str] | None = None  # (field, role) of a label whose value follows
+    open_address: tuple[Draft, list[str]] | None = None
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        if not line:
+            pending = None
+            open_address = None
+            prose.append("")
+            continue
+        split = _split_label(line)
+        fld = field_of(split[0]) if split else None
+        if split and fld and split[1]:
+            label, value = split
+            generic = role_of(label)
+            role = ex.role(generic, context)
+            if generic is not None and fld == "name":
+                context = role  # "Main practice: X", "Branch: Y" open a section
+            elif generic is not None and _is_heading_role(label):
+                context = role
+            open_address = _apply(ex, role, fld, label, value)
+            pending = None
+            continue
+        if split and fld and not split[1] and len(split[0].split()) <= 8:
+            # "Address:" with the value on the next line(s), or a heading "Existing practice:"
+            generic = role_of(split[0])
+            if generic is not None:
+                context = ex.role(generic, context)
+            heading = fld == "name" or re.search(r"\balready\b|^details\b", split[0], re.I)
+            pending = None if generic is not None and heading else (fld, ex.role(generic, context))
+            open_address = None
+            continue
+        bare = line.rstrip(":").strip()
+        generic = role_of(bare)
+        if (
+            generic is not None
+            and len(bare.split()) <= 8
+            and not nf.find_emails(bare)
+            and not nf.find_ods(bare)
+        ):
+            context = ex.role(generic, context)  # a heading: "Details of your branch practice"
+            pending = None
+            continue
+        fld_alone = field_of(bare) if len(bare.split()) <= 5 and not split else None
+        if fld_alone and not nf.find_emails(bare) and not any(ch.isdigit() for ch in bare):
+            pending = (fld_alone, ex.role(role_of(bare), context))
+            continue
+        if pending is not None:
+            fld_p, role_p = pending
+            open_address = _apply(ex, role_p, fld_p, fld_p, line)
+            pending = None
+            continue
+        if open_address is not None:
+            draft, parts = open_address
+            if not _has_postcode_end(parts) and len(parts) < 6 and not nf.find_emails(line):
+                parts.append(line)
+                draft.fill("address", nf.address(", ".join(parts)), force=True)
+                continue
+            open_address = None
+        if context != primary or _looks_like_record(line):
+            _unlabelled(ex, context, line)
+            prose.append(line if not _looks_like_record(line) else "")
+            continue
+        prose.append(line)
+    return prose
+
+
+def _is_heading_role(label: str) -> bool:
+    return bool(
+        re.match(r"^\s*(details of|main practice|branch|existing|new|current)\b", label, re.I)
+    )
+
+
+def _has_postcode_end(parts: list[str]) -> bool:
+    return bool(parts) and nf.POSTCODE.search(parts[-1]) is not None
+
+
+def _looks_like_record(line: str) -> bool:
+    """An unlabelled line of facts: an address with a postcode, a code, or a phone alone."""
+    if nf.POSTCODE.search(line) and re.match(r"^\d", line):
+        return True
+    stripped = line.strip()
+    return bool(nf.PHONE.fullmatch(stripped))
+
+
+def _apply(
+    ex: Extraction, role: str, fld: str, label: str, value: str
+) -> tuple[Draft, list[str]] | None:
+    draft = ex.draft(role)
+    emails = nf.find_emails(value)
+    if (
+        fld in ("current_email_or_name", "new_email_or_name", "name")
+        and emails
+        and len(value.split()) == 1
+    ):
+        cue = label.lower()
+        if fld == "current_email_or_name" or re.search(r"\b(current|old|from)\b", cue):
+            draft.fill("current_email", emails[0])
+        elif fld == "new_email_or_name" or re.search(r"\b(new|to)\b", cue):
+            draft.fill("new_email", emails[0])
+        else:
+            ex.loose_emails.append(emails[0])
+        return None
+    if fld in ("address_or_current", "address_or_new"):
+        if emails:
+            draft.fill("current_email" if fld == "address_or_current" else "new_email", emails[0])
+            return None
+        fld = "address"
+    if fld in ("current_email_or_name", "new_email_or_name"):
+        fld = "name"
+    if _is_nothing(value):
+        return None
+    if fld == "name":
+        _composite(ex, draft, value, allow_name=True)
+    elif fld == "ods_code":
+        codes = nf.find_ods(value)
+        if codes:
+            draft.fill("ods_code", codes[0])
+        else:
+            token = re.sub(r"[\s.\-]", "", value)
+            if 3 <= len(token) <= 12 and token.isalnum() and any(c.isdigit() for c in token):
+                draft.fill("ods_code", token.upper())
+    elif fld == "org_type":
+        draft.fill("org_type", nf.org_type(value))
+    elif fld == "address" and re.fullmatch(r"(?i)\W*post\s?code\W*", label) and draft.address:
+        # "Address: 1 High St, Leeds" then "Postcode: LS1 1AA"
+        draft.fill("address", nf.address(f"{draft.address}, {value}"), force=True)
+    elif fld == "address":
+        if nf.find_emails(value) and not nf.POSTCODE.search(value):
+            return None
+        postcode = nf.POSTCODE.search(value)
+        if postcode and value[postcode.end() :].strip(" .,;"):
+            # "5 Green Lane, Leeds, LS7 3AB. Telephone 0113 496 0200": the rest is more facts
+            _composite(ex, draft, value[postcode.end() :], allow_name=False)
+            value = value[: postcode.end()]
+        parts = [value]
+        draft.fill("address", nf.address(value))
+        return (draft, parts)
+    elif fld == "phone":
+        phones = nf.find_phones(value)
+        if phones:
+            draft.fill("phone", phones[0])
+        elif len(re.sub(r"\D", "", value)) >= 6:
+            draft.fill("phone", nf.phone(value))
+    elif fld == "contact_name" and _NAME_PART.search(label):
+        _contact_part(draft, label, value)
+    elif fld in ("contact_name", "contact_email") and _AS_ABOVE.search(value):
+        _copy_contact(ex, draft)
+    elif fld == "contact_name":
+        _contact(draft, value)
+    elif fld == "contact_email":
+        if emails:
+            draft.fill("contact_email", emails[0])
+    elif fld in ("current_email", "new_email"):
+        if emails:
+            draft.fill(fld, emails[0])
+    elif fld == "email" and emails:
+        if ex.kind is RequestKind.EMAIL_CHANGE:
+            ex.loose_emails.append(emails[0])
+        elif not _ORG_MAILBOX_LABEL.search(label):
+            draft.fill("contact_email", emails[0])
+    return None
+
+
+# "Practice email: x@nhs.net" in a set-up request is the practice's mailbox, not a contact's
+_ORG_MAILBOX_LABEL = re.compile(
+    r"\b(practice|surgery|pharmacy|organi[sz]ation|generic|shared|branch|nhs\.?net)\b", re.I
+)
+
+
+def _is_nothing(value: str) -> bool:
+    return bool(
+        re.match(
+            r"^\s*(n/?a|none|tbc|tba|not (yet )?(known|allocated|available|issued|assigned)|"
+            r"unknown|awaiting\b.*|pending\b.*|to follow|-+|\?+)\s*\.?\s*$",
+            value,
+            re.I,
+        )
+    )
+
+
+_AS_ABOVE = re.compile(r"^\W*(?:the\s+)?same(?:\s+as)?\b|^\W*as\s+above\b", re.I)
+
+
+def _copy_contact(ex: Extraction, draft: Draft) -> None:
+    """'Branch main contact: same as above' names the contact already given."""
+    for other in ex.drafts.values():
+        if other is not draft and (other.contact_name or other.contact_email):
+            draft.fill("contact_name", other.contact_name)
+            draft.fill("contact_email", other.contact_email)
+            return
+
+
+_NAME_PART = re.compile(
+    r"\b(title|first name|forename|given name|surname|last name|family name)\b", re.I
+)
+
+
+def _contact_part(draft: Draft, label: str, value: str) -> None:
+    """A contact's name given in parts: 'Main contact title: Mrs', '... first name: Anita'."""
+    part = _NAME_PART.search(label)
+    assert part is not None
+    order = (
+        0
+        if part.group(1).lower() == "title"
+        else (
+            1
+            if "first" in label.lower() or "forename" in label.lower() or "given" in label.lower()
+            else 2
+        )
+    )
+    pieces = dict(draft.name_parts)
+    pieces[order] = nf.collapse(value).strip(" ,.")
+    draft.name_parts = tuple(sorted(pieces.items()))
+    name = " ".join(v for _, v in draft.name_parts if v)
+    if len(draft.name_parts) >= 2 or not draft.contact_name:
+        draft.fill("contact_name", name, force=True)
+
+
+def _contact(draft: Draft, value: str) -> None:
+    emails = nf.find_emails(value)
+    if emails:
+        draft.fill("contact_email", emails[0])
+    rest = nf.EMAIL.sub(" ", value)
+    rest = re.sub(r"\([^)]*\)", " ", rest)
+    rest = re.split(r"[,;|]|\s[-\u2013]\s", rest)[0]
+    name = nf.person_name(rest)
+    if name and not _is_nothing(name) and re.search(r"[A-Za-z]", name):
+        draft.fill("contact_name", name)
+
+
+def _composite(ex: Extraction, draft: Draft, value: str, *, allow_name: bool) -> None:
+    """'Hillside Green Surgery (GP), N81 790' or 'Kingsholm Surgery, L84 502, 3 Kingsholm
+    Road, Bristol, BS2 9QT, 0117 496 0815': split one value into the party's fields."""
+    rest = value
+    for email in nf.find_emails(rest):
+        if ex.kind is not RequestKind.EMAIL_CHANGE:
+            draft.fill("contact_email", email)
+    rest = nf.EMAIL.sub(" ", rest)
+    person = PERSON.search(rest)
+    first_chunk = re.split(r",|\s[-\u2013|]\s", rest.strip())[0]
+    if person and allow_name and is_org_named_after_people(first_chunk):
+        person = None  # "Dr Khan's Surgery" is the practice's name, not a contact
+    if person:
+        draft.fill("contact_name", nf.person_name(person.group(0)))
+        rest = rest[: person.start()] + " " + rest[person.end() :]
+    for m in reversed(list(nf.PHONE.finditer(rest))):
+        draft.fill("phone", nf.phone(m.group(0)))
+        rest = rest[: m.start()] + " " + rest[m.end() :]
+    codes = [(m, nf.ods_code(m.group(1))) for m in nf.ODS_TOKEN.finditer(rest)]
+    for m, code in codes:
+        if not OLD_CODE.search(rest[: m.start()]):
+            draft.fill("ods_code", code)
+            break
+    for m, _ in reversed(codes):
+        rest = rest[: m.start()] + " " + rest[m.end() :]
+    for m in re.finditer(r"\(([^)]*)\)", rest):
+        kind = nf.org_type(m.group(1))
+        if kind:
+            draft.fill("org_type", kind)
+    rest = re.sub(r"\([^)]*\)", " ", rest)
+    rest = re.sub(r"\b(tel|telephone|phone|t|ods|code|ods code)\b\.?:?", " ", rest, flags=re.I)
+    chunks = [c.strip(" .;:-\u2013") for c in re.split(r",|\s[-\u2013|]\s|\|", rest)]
+    chunks = [c for c in chunks if c]
+    post = next((i for i, c in enumerate(chunks) if nf.POSTCODE.search(c)), None)
+    name_chunks = chunks
+    if post is not None:
+        start = next(
+            (
+                i
+                for i, c in enumerate(chunks[: post + 1])
+                if re.match(r"^(\d|flat|unit|suite|the old|floor)", c, re.I)
+            ),
+            None,
+        )
+        if start is None:
+            start = 1 if post >= 1 else 0
+        draft.fill("address", nf.address(", ".join(chunks[start : post + 1])))
+        name_chunks = chunks[:start]
+    for chunk in name_chunks:
+        kind = nf.org_type(chunk) if len(chunk.split()) <= 3 else None
+        if kind and chunk.lower() in nf.ORG_TYPES:
+            draft.fill("org_type", kind)
+            continue
+        if allow_name and re.search(r"[A-Za-z]", chunk):
+            draft.fill("name", nf.collapse(chunk))
+            allow_name = False
+
+
+def _unlabelled(ex: Extraction, role: str, line: str) -> None:
+    """A line in a party's section without a label ('6 Hillside Green, Liverpool, L25 5NR')."""
+    draft = ex.draft(role)
+    if PERSON.match(line.strip()):
+        _contact(draft, line)
+        return
+    first = re.split(r",|\s[-\u2013]\s|\(", line)[0].strip()
+    allow_name = bool(
+        not first[:1].isdigit()
+        and first[:1].isupper()
+        and (ORG_WORDS.search(first) or nf.find_ods(line))
+        and len(first.split()) <= 7
+    )
+    _composite(ex, draft, line, allow_name=allow_name)

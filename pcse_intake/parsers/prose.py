@@ -1,0 +1,313 @@
+"""Prose: organisation mentions, codes, addresses, phones and people in sentences, each
+given to the party the words around it point at."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pcse_intake.parsers import normalise as nf
+from pcse_intake.parsers.drafts import (
+    ADDRESS_CUE,
+    CODE_PHRASE,
+    LEADING_NOISE,
+    OLD_CODE,
+    ORG_NAME,
+    ORG_WORDS,
+    PERSON,
+    PRIMARY,
+    Extraction,
+    is_org_named_after_people,
+)
+from pcse_intake.parsers.model import RequestKind
+
+
+@dataclass
+class Mention:
+    name: str
+    start: int
+    end: int
+    code: str | None
+    org_type: str | None
+
+
+def _sentences(text: str) -> list[str]:
+    out: list[str] = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        flat = " ".join(paragraph.split())
+        if not flat:
+            continue
+        pieces: list[str] = []
+        for piece in re.split(r"(?<=[.!?])\s+(?=[A-Z])", flat):
+            # "Dr. Jones", "St. Mary's": an abbreviation, not the end of a sentence
+            if pieces and re.search(r"\b(Dr|Mr|Mrs|Ms|Mx|Prof|St|Rd|No|Ave)\.$", pieces[-1]):
+                pieces[-1] += " " + piece
+            else:
+                pieces.append(piece)
+        out.extend(pieces)
+    return out
+
+
+def find_mentions(sentence: str) -> list[Mention]:
+    found: list[Mention] = []
+    for m in ORG_NAME.finditer(sentence):
+        words = m.group(0).split()
+        start = m.start()
+        while words and words[0].lower().strip(",") in LEADING_NOISE:
+            start = sentence.index(words[1], start + len(words[0])) if len(words) > 1 else m.end()
+            words = words[1:]
+        if not words:
+            continue
+        name = " ".join(words).rstrip(".,")
+        after = sentence[m.end() : m.end() + 80]
+        code: str | None = None
+        kind: str | None = None
+        paren = re.match(r"\s*\(([^)]{1,80})\)", after)
+        comma_code = re.match(
+            r"\s*,\s*(?:ODS\s*(?:code)?\s*)?([A-Z0-9][A-Z0-9 ]{3,12}?)(?=[,.;)\s]|$)", after, re.I
+        )
+        if paren:
+            inner = paren.group(1)
+            codes = [
+                c for c in nf.ODS_TOKEN.finditer(inner) if not OLD_CODE.search(inner[: c.start()])
+            ]
+            code = nf.ods_code(codes[0].group(1)) if codes else None
+            kind = nf.org_type(inner)
+            if not code and not kind and not ORG_WORDS.search(name):
+                continue
+        elif comma_code and nf.find_ods(comma_code.group(1)):
+            code = nf.find_ods(comma_code.group(1))[0]
+        elif not ORG_WORDS.search(name) or PERSON.fullmatch(name):
+            continue
+        if (PERSON.match(name) and not is_org_named_after_people(name)) or name.lower() in (
+            "pcse",
+            "pcse online",
+            "nhs",
+        ):
+            continue
+        if re.search(r"\bPCSE\b|\bNHS England\b|\bICB\b", name):
+            continue
+        found.append(Mention(name, start, m.end(), code, kind))
+    return found
+
+
+def prose_pass(ex: Extraction, lines: list[str]) -> None:
+    primary = PRIMARY[ex.kind]
+    text = "\n".join(lines)
+    for paragraph in re.split(r"\n\s*\n", text):
+        carry: str | None = None  # the party the previous sentence was about ("It is at ...")
+        for sentence in _sentences(paragraph):
+            carry = _prose_sentence(ex, sentence, primary, carry)
+
+
+def _sentence_role(ex: Extraction, before: str, primary: str) -> str:
+    """The role a mention takes from the words before it in its sentence."""
+    low = before.lower()[-80:]
+    if ex.kind is RequestKind.MAIN_CONTACT_EXTENSION:
+        if re.search(
+            r"\b(to|opened|opening|new|cover|covering|additional|second|also|taken over|"
+            r"acquired)\b[^,]{0,40}$",
+            low,
+        ):
+            return "new_practice"
+        return "existing_practice"
+    if ex.kind is RequestKind.BRANCH_SETUP:
+        if re.search(r"\bbranch (?:of|for|under)\s*(?:the\s+)?$", low):
+            return "main_practice"  # "now a branch of Greenlane Surgery"
+        if re.search(r"\b(branch|merged with|merger with|taken over|new site)\b[^.]{0,40}$", low):
+            return "branch"
+        return "main_practice"
+    if ex.kind is RequestKind.NEW_PRACTICE_SETUP:
+        if re.search(
+            r"\b(already|currently|also|existing)\b[^.]{0,40}\b(main contact|at|for)\b[^.]{0,30}$",
+            low,
+        ):
+            return "existing_practice"
+        return "new_practice"
+    return primary
+
+
+_WE = re.compile(r"^\W*(we|we're|we\u2019re|we've|we\u2019ve|our|us|i|i'm|i\u2019m|my)\b", re.I)
+
+
+def _prose_sentence(ex: Extraction, sentence: str, primary: str, carry: str | None) -> str | None:
+    """Read one sentence; return the party it was about, for the next sentence."""
+    mentions = find_mentions(sentence)
+    if _WE.match(sentence):
+        carry = None  # "we"/"our" is the sender's own practice, the request's primary party
+    roles: list[str] = []
+    used: set[str] = set()
+    for mention in mentions:
+        role = _sentence_role(ex, sentence[: mention.start], primary)
+        if ex.kind is RequestKind.MAIN_CONTACT_EXTENSION and role in used and len(mentions) == 2:
+            role = "new_practice" if role == "existing_practice" else "existing_practice"
+        used.add(role)
+        roles.append(role)
+        draft = ex.draft(role)
+        draft.fill("name", mention.name)
+        draft.fill("ods_code", mention.code)
+        draft.fill("org_type", mention.org_type)
+
+    # facts in the sentence go to the nearest mention before them, else the sentence's role
+    def owner(pos: int) -> str:
+        best = None
+        for mention, role in zip(mentions, roles, strict=True):
+            if mention.start <= pos:
+                best = role
+        if best is not None:
+            return best
+        if mentions:
+            return roles[0]
+        role = _sentence_role(ex, sentence[:pos], primary)
+        return carry if carry and role == primary else role
+
+    taken: list[tuple[int, int]] = [(m.start, m.end) for m in mentions]
+    for m in nf.ODS_TOKEN.finditer(sentence):
+        if any(a <= m.start() < b for a, b in taken):
+            continue
+        if OLD_CODE.search(sentence[: m.start()]):
+            continue
+        code = nf.ods_code(m.group(1))
+        role = owner(m.start())
+        if ex.kind is RequestKind.BRANCH_SETUP and len(code) == 9:
+            role = "branch"
+        ex.draft(role).fill("ods_code", code)
+    for m in CODE_PHRASE.finditer(sentence):
+        token = re.sub(r"\s", "", m.group(1)).upper()
+        if any(c.isdigit() for c in token) and not OLD_CODE.search(sentence[: m.start()]):
+            # "our code is A1234": kept as written, validation flags it
+            ex.draft(owner(m.start(1))).fill("ods_code", token)
+    for where, found in _addresses(sentence):
+        ex.draft(owner(where)).fill("address", nf.address(found))
+    for m in nf.PHONE.finditer(sentence):
+        ex.draft(owner(m.start())).fill("phone", nf.phone(m.group(0)))
+    for m in PERSON.finditer(sentence):
+        if ex.kind is RequestKind.EMAIL_CHANGE:
+            break
+        after = sentence[m.end() : m.end() + 60]
+        email = re.match(r"\s*[(,]?\s*(?:email:?\s*)?<?(" + nf.EMAIL.pattern + r")", after)
+        role = _contact_role(ex, sentence, m.start(), primary)
+        if not mentions and carry and role == primary:
+            role = carry
+        draft = ex.draft(role)
+        draft.fill("contact_name", nf.person_name(m.group(0)))
+        if email:
+            draft.fill("contact_email", email.group(1).lower())
+    if ex.kind is not RequestKind.EMAIL_CHANGE:
+        _self_as_contact(ex, sentence, primary)
+        for kind_word in re.finditer(
+            r"\b(?:a|an|we are a|are a)\s+(new\s+)?"
+            r"(GP|dental|optical|ophthalmic|pharmacy|community pharmacy)\b",
+            sentence,
+            re.I,
+        ):
+            ex.draft(owner(kind_word.start()) if mentions else primary).fill(
+                "org_type", nf.org_type(kind_word.group(2))
+            )
+    return roles[-1] if roles else carry
+
+
+_MY_EMAIL = re.compile(
+    r"\b(?:my|our|contact|their)\s+e-?mail(?:\s+address)?\s*(?:is|:|-)\s*<?("
+    + nf.EMAIL.pattern
+    + ")",
+    re.I,
+)
+_I_AM_CONTACT = re.compile(
+    r"\b(?:I am|I'm|I\u2019m)\s+(?:the\s+|their\s+|its\s+|(?:currently|already)\s+the\s+)?"
+    r"(?:existing\s+|current\s+)?main contact\b|\bmain contact (?:will be|is) (?:me|myself)\b",
+    re.I,
+)
+
+
+def _self_as_contact(ex: Extraction, sentence: str, primary: str) -> None:
+    """'my email is X'; 'I am the main contact' points at the sender's own address."""
+    role = _contact_role(ex, sentence, len(sentence), primary)
+    draft = ex.draft(role)
+    mine = _MY_EMAIL.search(sentence)
+    if mine:
+        draft.fill("contact_email", mine.group(1).lower())
+    me = _I_AM_CONTACT.search(sentence)
+    if me:
+        if ex.kind is RequestKind.NEW_PRACTICE_SETUP and re.search(
+            r"(?i)\b(currently|already)\b", me.group(0)
+        ):
+            draft = ex.draft("existing_practice")  # "I am already the main contact for X"
+        draft.fill("contact_email", ex.sender)
+        draft.fill("contact_name", ex.signer or _sender_as_written(ex, sentence))
+
+
+def _sender_as_written(ex: Extraction, sentence: str) -> str | None:
+    """The titled name the sentence gives beside the sender's own address, if any."""
+    for person in PERSON.finditer(sentence):
+        after = sentence[person.end() : person.end() + 60].lower()
+        if ex.sender and re.match(r"\W{0,4}" + re.escape(ex.sender), after):
+            return nf.person_name(person.group(0))
+    return None
+
+
+def we_from_signature(ex: Extraction, signature: str) -> None:
+    """Who "we" are when only the sign-off names the practice ('Practice Manager /
+    Greenlane Surgery'): the primary party's name, never its phone or address."""
+    draft = ex.draft(PRIMARY[ex.kind])
+    if draft.name or not draft.touched:
+        return
+    for line in signature.split("\n")[1:6]:
+        first = re.split(r",|\||\s[-\u2013]\s", line)[0].strip()
+        if (
+            ORG_WORDS.search(first)
+            and first[:1].isupper()
+            and not any(ch.isdigit() for ch in first)
+            and len(first.split()) <= 6
+            and not re.search(
+                r"(?i)\b(manager|administrator|lead|partner|director|officer|"
+                r"receptionist|coordinator|assistant|nurse|pharmacist|gp)\b",
+                first,
+            )
+            and not re.search(r"\b(NHS|ICB|CCG|PCSE)\b", first)
+        ):
+            draft.fill("name", nf.collapse(first))
+            return
+
+
+def signer(signature: str) -> str | None:
+    """A titled name in the sign-off ('Mrs Jane Doe', 'Dr Sam Hill MRCGP')."""
+    for line in signature.split("\n")[:4]:
+        person = PERSON.match(line.strip())
+        if person:
+            return nf.person_name(person.group(0))
+    return None
+
+
+def _contact_role(ex: Extraction, sentence: str, pos: int, primary: str) -> str:
+    before = sentence[:pos].lower()
+    if ex.kind is RequestKind.BRANCH_SETUP and "branch" in before[-60:]:
+        return "branch"
+    if ex.kind is RequestKind.NEW_PRACTICE_SETUP and re.search(r"already", before[-60:]):
+        return "existing_practice"
+    return primary
+
+
+def _addresses(sentence: str) -> list[tuple[int, str]]:
+    out: list[tuple[int, str]] = []
+    for pc in nf.POSTCODE.finditer(sentence):
+        head = sentence[: pc.start()]
+        cue = None
+        for m in ADDRESS_CUE.finditer(head):
+            cue = m
+        num = None
+        for m in re.finditer(r"(?<![\w£])(\d+[A-Za-z]?(?:-\d+)?),?\s+[A-Z]", head):
+            num = m
+        if cue is not None and (
+            num is None or num.start() < cue.end() or num.start() - cue.end() < 40
+        ):
+            start = cue.end()
+        elif num is not None:
+            start = num.start()
+        else:
+            continue
+        text = sentence[start : pc.end()]
+        if len(text) > 160 or "@" in text:
+            continue
+        out.append((start, text))
+    return out
