@@ -29,7 +29,7 @@ _NEW_PRACTICE = re.compile(
 _EMAIL_CHANGE = re.compile(
     r"\b(?:practice|our|the|generic|shared|surgery|pharmacy|nhs\.?net|organi[sz]ation(?:al)?)\s+"
     r"(?:e-?mail|mailbox|inbox)(?:\s+address)?\b|\bmailbox\b|"
-    r"\bswitch us over\b|\bstop using\b[^.]{0,60}@|\bwould like everything sent to\b",
+    r"\bswitch us over\b|\bstop using\s+\S{1,80}@|\bwould like everything sent to\b",
     re.I,
 )
 _CHANGE_VERB = re.compile(
@@ -65,6 +65,8 @@ def classify(subject: str, text: str) -> RequestKind:
     branch = bool(_BRANCH.search(both))
     new = bool(_NEW_PRACTICE.search(both))
     email = bool(_EMAIL_CHANGE.search(both)) and bool(_CHANGE_VERB.search(both))
+    email = email or _old_and_new_addresses(text)
+    extend = extend or (_existing_and_new_sections(text) and not _ALREADY_CONTACT.search(text))
     if branch and email and _email_change_shape(text) and not _branch_request(both, text):
         branch = False  # "update the e-mail for our main site and branch" is an e-mail change
     if branch and (not extend or _branch_code(text) or len(_BRANCH.findall(both)) >= 2):
@@ -81,7 +83,36 @@ def classify(subject: str, text: str) -> RequestKind:
         return RequestKind.NEW_PRACTICE_SETUP
     if email and details and _email_change_shape(text):
         return RequestKind.EMAIL_CHANGE
+    if details and len(_SETUP_FIELD.findall(text)) >= 4 and nf.find_ods(text):
+        return RequestKind.NEW_PRACTICE_SETUP  # an organisation's set-up details, unprompted
     return RequestKind.UNKNOWN
+
+
+# Layout cues that say what is asked even when no sentence does.
+_OLD_NEW_ADDRESS = (
+    re.compile(
+        r"^\W*(?:[\w ]{0,30}\b)?(?:current|old|existing|present|from)\b[^:\n]{0,40}[:\-][^\n]*@",
+        re.I | re.M,
+    ),
+    re.compile(r"^\W*(?:[\w ]{0,30}\b)?(?:new|to)\b[^:\n]{0,40}[:\-][^\n]*@", re.I | re.M),
+)
+_SECTION = re.compile(
+    r"^\W*(existing|current|new)\s+(?:practice|pharmacy|surgery|organi[sz]ation)\b"
+    r"(?!\s*(?:e-?mail|mailbox|inbox))",
+    re.I | re.M,
+)
+_ALREADY_CONTACT = re.compile(r"\balready (?:the |a )?main contact\b", re.I)
+
+
+def _old_and_new_addresses(text: str) -> bool:
+    """'Old address: x@…' and 'New address: y@…' lines: an e-mail change by its shape."""
+    return all(p.search(text) for p in _OLD_NEW_ADDRESS)
+
+
+def _existing_and_new_sections(text: str) -> bool:
+    """Labels for an existing practice and for a new one: a main contact extended."""
+    found = {m.group(1).lower() for m in _SECTION.finditer(text)}
+    return bool(found & {"existing", "current"}) and "new" in found
 
 
 _LABEL_LINE = re.compile(r"^[^\n:]{2,60}:\s*\S", re.M)

@@ -119,3 +119,14 @@ def test_corpus_exact_rate_reaches_095(corpus_score: tuple[dict[str, float], lis
 def test_corpus_problems_f1_reaches_095(corpus_score: tuple[dict[str, float], list[str]]) -> None:
     metrics, failures = corpus_score
     assert metrics["problems_f1"] >= 0.95, (metrics, failures)
+
+
+def test_corpus_kinds_hold_when_the_subject_says_nothing() -> None:
+    """The body's own wording and layout carry the kind, not the subject line alone."""
+    wrong = []
+    for eml in sorted(CORPUS.glob("*.eml")):
+        gold = json.loads(eml.with_suffix(".json").read_text(encoding="utf-8"))
+        raw = re.sub(rb"(?m)^Subject: .*(\r\n[ \t].*)*", b"Subject: (no subject)", eml.read_bytes())
+        if parse(raw).kind.value != gold["kind"]:
+            wrong.append(eml.stem)
+    assert wrong == []
