@@ -1,0 +1,260 @@
+"""Ingest benchmark: a backlog in Dovecot, our poller against a naive loop, and IDLE latency.
+
+Run from the repository root (needs Debian's dovecot; runs as root or a normal user):
+
+    python bench/ingest_bench.py                 # 2,000 messages, the figures in docs/benchmarks.md
+    python bench/ingest_bench.py --messages 300  # a quick look
+
+Each run starts Dovecot on a free loopback port with a fresh maildir, APPENDs the backlog,
+and times, in separate child processes (so peak RSS is each one's own):
+  naive   imaplib, SEARCH UNSEEN, one FETCH RFC822 per message, email.message_from_bytes,
+          one SQLAlchemy insert and commit per message (stores the bytes, nothing else);
+  ours    `Poller.poll()`: UID SEARCH, UID FETCH BODY.PEEK[] in batches, the full parse,
+          validation, registry checks, request, history and reply rows, then UID MOVE;
+and then, with the daemon's IDLE loop, the time from APPEND to a recorded request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import email
+import imaplib
+import json
+import multiprocessing
+import re
+import resource
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import LargeBinary, String, create_engine, func, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from pcse_intake.config import Settings
+from pcse_intake.inbox_worker.imap_source import ImapMailbox
+from pcse_intake.inbox_worker.poller import Poller
+from pcse_intake.workflows.db import make_engine, make_sessionmaker
+from pcse_intake.workflows.migrate import upgrade
+from pcse_intake.workflows.models import InboundMessage
+from tests.servers import DovecotServer, ImapAccount, seed_mailbox
+
+SAMPLES = Path(__file__).resolve().parent.parent / "pcse_intake" / "data" / "samples"
+REGISTRY = SAMPLES.parent
+
+
+def backlog(count: int) -> list[bytes]:
+    """`count` distinct realistic messages: the 40 samples, each copy with its own Message-ID."""
+    samples = [p.read_bytes() for p in sorted(SAMPLES.glob("*.eml"))]
+    out = []
+    for n in range(count):
+        raw = samples[n % len(samples)]
+        raw = re.sub(
+            rb"(?im)^Message-ID:[^\r\n]*", f"Message-ID: <bench-{n}@nhs.net>".encode(), raw, count=1
+        )
+        out.append(raw)
+    return out
+
+
+class NaiveBase(DeclarativeBase):
+    pass
+
+
+class NaiveMessage(NaiveBase):
+    __tablename__ = "naive_messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sender: Mapped[str | None] = mapped_column(String(254))
+    subject: Mapped[str | None] = mapped_column(String(998))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+def run_naive(account: ImapAccount, url: str, result: dict[str, float]) -> None:
+    engine = create_engine(url)
+    NaiveBase.metadata.create_all(engine)
+    started = time.perf_counter()
+    imap = imaplib.IMAP4(account.host, account.port)
+    imap.login(account.username, account.password)
+    imap.select("INBOX")
+    _typ, data = imap.search(None, "UNSEEN")
+    numbers = data[0].split()
+    for number in numbers:
+        _typ, fetched = imap.fetch(number, "(RFC822)")
+        raw = bytes(fetched[0][1])  # type: ignore[index]
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        with Session(engine) as session:
+            row = NaiveMessage(
+                sender=str(message["From"]), subject=str(message["Subject"]), raw=raw
+            )
+            session.add(row)
+            session.commit()
+    imap.logout()
+    elapsed = time.perf_counter() - started
+    result.update(seconds=elapsed, count=len(numbers), rss_mb=_peak_rss_mb())
+
+
+def _settings(url: str, account: ImapAccount, **mailbox: object) -> Settings:
+    base = Settings()
+    box = dataclasses.replace(
+        base.mailbox,
+        host=account.host,
+        port=account.port,
+        security="none",
+        username=account.username,
+        **mailbox,  # type: ignore[arg-type]
+    )
+    return dataclasses.replace(
+        base, database=dataclasses.replace(base.database, url=url), mailbox=box
+    )
+
+
+def _prepare_database(url: str) -> None:
+    from pcse_intake.workflows.db import transaction
+    from pcse_intake.workflows.registry_import import import_registry
+
+    engine = make_engine(url)
+    upgrade(engine)
+    with transaction(make_sessionmaker(engine)) as session:
+        for name in ("epraccur_sample.csv", "practice_contacts.csv"):
+            data = (REGISTRY / name).read_bytes()
+            import_registry(session, data, name=name, by="bench", now=datetime.now(UTC))
+    engine.dispose()
+
+
+def run_ours(account: ImapAccount, url: str, batch: int, result: dict[str, float]) -> None:
+    _prepare_database(url)
+    settings = _settings(url, account, batch_size=batch)
+    sessions = make_sessionmaker(make_engine(url))
+    started = time.perf_counter()
+    poller = Poller(
+        ImapMailbox(settings.mailbox, password=account.password),
+        sessions,
+        settings=settings,
+        now=lambda: datetime.now(UTC),
+    )
+    report = poller.poll()
+    poller.close()
+    elapsed = time.perf_counter() - started
+    with sessions() as session:
+        stored = session.scalar(select(func.count()).select_from(InboundMessage))
+    result.update(seconds=elapsed, count=report.recorded, stored=stored or 0, rss_mb=_peak_rss_mb())
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _in_child(target: Callable[..., None], *args: object) -> dict[str, float]:
+    with multiprocessing.Manager() as manager:
+        shared = manager.dict()
+        child = multiprocessing.get_context("fork").Process(target=target, args=(*args, shared))
+        child.start()
+        child.join()
+        if child.exitcode != 0:
+            raise RuntimeError(f"{getattr(target, '__name__', target)} failed ({child.exitcode})")
+        return dict(shared)
+
+
+def idle_latency(account: ImapAccount, url: str, samples: int) -> list[float]:
+    """Median time from APPEND to a recorded request while the poller IDLEs."""
+    _prepare_database(url)
+    settings = _settings(url, account, idle=True)
+    sessions = make_sessionmaker(make_engine(url))
+    poller = Poller(
+        ImapMailbox(settings.mailbox, password=account.password),
+        sessions,
+        settings=settings,
+        now=lambda: datetime.now(UTC),
+    )
+    poller.poll()
+    stop = threading.Event()
+    watcher = threading.Thread(
+        target=poller.watch, kwargs={"seconds": 3600, "stop": stop}, daemon=True
+    )
+    watcher.start()
+    time.sleep(0.5)
+    latencies = []
+    messages = backlog(samples + 3000)[3000:]  # fresh Message-IDs, not in the database
+    for raw in messages:
+        with sessions() as session:
+            before = session.scalar(select(func.count()).select_from(InboundMessage)) or 0
+        appended = time.perf_counter()
+        seed_mailbox(
+            host=account.host,
+            port=account.port,
+            username=account.username,
+            password=account.password,
+            messages=[raw],
+        )
+        while True:
+            with sessions() as session:
+                now_count = session.scalar(select(func.count()).select_from(InboundMessage)) or 0
+            if now_count > before:
+                break
+            if time.perf_counter() - appended > 30:
+                raise RuntimeError("IDLE never picked the message up")
+            time.sleep(0.005)
+        latencies.append(time.perf_counter() - appended)
+        time.sleep(0.2)
+    stop.set()
+    watcher.join(10)
+    poller.close()
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--idle-samples", type=int, default=20)
+    parser.add_argument("--postgres", default="", help="a PostgreSQL URL instead of SQLite")
+    args = parser.parse_args()
+    messages = backlog(args.messages)
+    figures: dict[str, object] = {"messages": args.messages, "batch": args.batch}
+    with tempfile.TemporaryDirectory() as work:
+        for name in ("naive", "ours"):
+            with DovecotServer() as dovecot:
+                account = dovecot.account
+                seed_mailbox(
+                    host=account.host,
+                    port=account.port,
+                    username=account.username,
+                    password=account.password,
+                    messages=messages,
+                )
+                url = args.postgres or f"sqlite:///{Path(work) / (name + '.db')}"
+                if name == "naive":
+                    result = _in_child(run_naive, account, url)
+                else:
+                    result = _in_child(run_ours, account, url, args.batch)
+            rate = result["count"] / result["seconds"]
+            figures[name] = {**result, "msg_per_s": round(rate, 1)}
+            print(
+                f"{name:6} {int(result['count'])} messages in {result['seconds']:.1f} s = "
+                f"{rate:.0f} msg/s, peak RSS {result['rss_mb']:.0f} MB",
+                flush=True,
+            )
+        naive = figures["naive"]["msg_per_s"]  # type: ignore[index]
+        ours = figures["ours"]["msg_per_s"]  # type: ignore[index]
+        print(f"speed-up {ours / naive:.2f}x")
+        with DovecotServer() as dovecot:
+            latencies = idle_latency(
+                dovecot.account, f"sqlite:///{Path(work) / 'idle.db'}", args.idle_samples
+            )
+        median = statistics.median(latencies)
+        print(
+            f"IDLE: APPEND to recorded, median {median * 1000:.0f} ms, "
+            f"max {max(latencies) * 1000:.0f} ms over {len(latencies)} messages"
+        )
+        figures["idle_median_ms"] = round(median * 1000)
+        print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
