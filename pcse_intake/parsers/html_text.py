@@ -72,7 +72,9 @@ def _render(node: LexborNode, out: list[str], depth: int) -> None:
     for child in node.iter(include_text=True):
         tag = child.tag
         if tag == "-text":
-            out.append(_SPACE.sub(" ", child.text(deep=False) or ""))
+            piece = _SPACE.sub(" ", child.text(deep=False) or "")
+            if piece.strip() or (out and not out[-1].endswith("\n")):
+                out.append(piece)  # whitespace between blocks is layout, not text
         elif tag in _SKIP or tag in ("-comment", None):
             continue
         elif tag == "br":
@@ -84,15 +86,26 @@ def _render(node: LexborNode, out: list[str], depth: int) -> None:
         elif depth >= MAX_DEPTH:
             out.append(_SPACE.sub(" ", child.text(deep=True) or ""))
         elif tag in _BLOCK:
-            out.append("\n")
+            # Outlook writes one <p> per line, and an empty <p>&nbsp;</p> for a blank line
+            _line_break(out)
+            start = len(out)
             _render(child, out, depth + 1)
-            out.append("\n")
+            if "".join(out[start:]).strip():
+                _line_break(out)
+            elif tag == "p" or tag == "div":
+                out.append("\n")
         elif tag in ("td", "th"):
             out.append(" ")
             _render(child, out, depth + 1)
             out.append(" ")
         else:
             _render(child, out, depth + 1)
+
+
+def _line_break(out: list[str]) -> None:
+    """End the current line, once: consecutive block boundaries make one line break."""
+    if out and not out[-1].endswith("\n"):
+        out.append("\n")
 
 
 def _cell_text(cell: LexborNode, depth: int) -> str:

@@ -3,6 +3,7 @@ charsets), each with a gold JSON in the corpus format; every one must parse exac
 
 from __future__ import annotations
 
+import html
 import json
 from collections import Counter
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from pcse_intake.parsers import parse
 
+from .helpers import message
 from .test_corpus import _leaves
 
 EMAILS = Path(__file__).resolve().parent / "emails"
@@ -31,3 +33,33 @@ def test_own_email_parses_exactly_as_its_gold(eml: Path) -> None:
 
 def test_there_are_enough_own_emails() -> None:
     assert len(CASES) >= 20
+
+
+def _as_outlook_html(text: str) -> str:
+    paragraphs = "".join(
+        f'<p class="MsoNormal">{html.escape(line) if line else "<o:p>&nbsp;</o:p>"}</p>\n'
+        for line in text.split("\n")
+    )
+    return f'<html><body><div class="WordSection1">\n{paragraphs}</div></body></html>'
+
+
+CORPUS = Path(__file__).resolve().parent.parent / "data" / "corpus"
+ALL_CASES = CASES + sorted(CORPUS.glob("*.eml"))
+
+
+@pytest.mark.parametrize("eml", ALL_CASES, ids=[f"{p.parent.name}/{p.stem}" for p in ALL_CASES])
+def test_same_email_written_as_outlook_html_reads_the_same(eml: Path) -> None:
+    plain = parse(eml.read_bytes())
+    if plain.automated or not plain.full_text:
+        return
+    sender = f'"{plain.sender_name or ""}" <{plain.sender}>'
+    raw = message(
+        _as_outlook_html(plain.full_text),
+        subject=plain.subject,
+        sender=sender,
+        content_type='text/html; charset="utf-8"',
+    )
+    converted = parse(raw)
+    assert converted.kind == plain.kind
+    assert converted.request_json() == plain.request_json()
+    assert converted.missing == plain.missing

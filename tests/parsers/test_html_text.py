@@ -47,3 +47,12 @@ def test_scripts_and_styles_are_dropped() -> None:
 def test_deep_nesting_does_not_recurse_without_bound() -> None:
     html = "<div>" * 5000 + "deep" + "</div>" * 5000
     assert "deep" in html_to_text(html)
+
+
+def test_outlook_paragraph_per_line_keeps_lines_together_and_blank_paragraphs_apart() -> None:
+    html = (
+        '<div class="WordSection1"><p class="MsoNormal">Address: 1 High St</p>\n'
+        '<p class="MsoNormal">Leeds</p>\n<p class="MsoNormal">LS1 1AA</p>\n'
+        '<p class="MsoNormal"><o:p>&nbsp;</o:p></p>\n<p class="MsoNormal">Thanks</p></div>'
+    )
+    assert html_to_text(html) == "Address: 1 High St\nLeeds\nLS1 1AA\n\nThanks"
