@@ -41,6 +41,8 @@ def parse(raw: bytes, options: ParseOptions | None = None) -> ParsedEmail:
 
 
 def _parse(raw: bytes, options: ParseOptions) -> ParsedEmail:
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]  # a byte-order mark written by an editor would hide the first header
     head, body_start = split_head(raw)
     headers = parse_headers(head)
     found: list[Problem] = []

@@ -63,3 +63,15 @@ def test_same_email_written_as_outlook_html_reads_the_same(eml: Path) -> None:
     assert converted.kind == plain.kind
     assert converted.request_json() == plain.request_json()
     assert converted.missing == plain.missing
+
+
+@pytest.mark.parametrize("eml", sorted(CORPUS.glob("*.eml"))[:12], ids=lambda p: p.stem)
+def test_bare_lf_a_byte_order_mark_or_an_mbox_line_change_nothing(eml: Path) -> None:
+    raw = eml.read_bytes()
+    base = parse(raw).to_json()
+    for variant in (
+        raw.replace(b"\r\n", b"\n"),
+        b"\xef\xbb\xbf" + raw,
+        b"From someone@example.org Thu Jan  1 00:00:00 2025\r\n" + raw,
+    ):
+        assert parse(variant).to_json() == base
