@@ -27,15 +27,23 @@ class EmbeddedImap:
     host: str = "127.0.0.1"
     port: int = 0
     startup_seconds: float = 20.0
+    # A certificate and key (PEM files) make pymap offer STARTTLS, for the TLS tests.
+    cert_file: str | None = None
+    key_file: str | None = None
     _process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> EmbeddedImap:
         self.port = self.port or free_port(self.host)
+        tls = (
+            ["--cert", self.cert_file, "--key", self.key_file]
+            if self.cert_file and self.key_file
+            else ["--no-tls"]
+        )
         command = [
             sys.executable,
             "-c",
             "from pymap.main import main; main()",
-            "--no-tls",
+            *tls,
             "--host",
             self.host,
             "--port",

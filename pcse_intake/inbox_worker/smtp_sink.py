@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 import threading
 from dataclasses import dataclass
 from email import message_from_bytes, policy
@@ -61,9 +62,17 @@ class _KeepingHandler:
 class SmtpSink:
     """A real SMTP server on 127.0.0.1 (a free port unless one is given); `with` starts it."""
 
-    def __init__(self, *, port: int = 0, folder: Path | None = None, host: str = "127.0.0.1"):
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        folder: Path | None = None,
+        host: str = "127.0.0.1",
+        tls_context: ssl.SSLContext | None = None,  # offer STARTTLS with this (TLS tests)
+    ):
         self.host = host
         self.port = port
+        self.tls_context = tls_context
         self.handler = _KeepingHandler(folder)
         self._controller: Controller | None = None
         if folder is not None:
@@ -89,6 +98,7 @@ class SmtpSink:
                 decode_data=False,
                 enable_SMTPUTF8=True,
                 ready_timeout=10,
+                tls_context=self.tls_context,
             )
             try:
                 controller.start()
