@@ -201,8 +201,12 @@ def open_request(
     acknowledge: bool,
     actor: str,
     thread: Request | None = None,
+    ask: bool = True,
 ) -> Request:
-    """A new request from a message: checks, state, history and the first reply."""
+    """A new request from a message: checks, state, history and the first reply.
+
+    `acknowledge` governs the acknowledgement, `ask` the request for missing details.
+    """
     subject_code = get_path(fields, f"{SUBJECT_ROLE[kind]}.ods_code")
     request = Request(
         kind=kind.value,
@@ -244,7 +248,16 @@ def open_request(
         after={"kind": kind.value, "request": fields},
         note=f"from {row.sender or 'an unknown sender'}",
     )
-    advance(session, request, message=row, settings=settings, now=now, acknowledge=acknowledge)
+    advance(
+        session,
+        request,
+        message=row,
+        settings=settings,
+        now=now,
+        acknowledge=acknowledge,
+        actor=actor,
+        ask=ask,
+    )
     return request
 
 

@@ -86,6 +86,8 @@ def make_request_from_message(
     allowed = {p.split(".", 1)[0] for p in valid_paths(kind)}
     fields = {k: v for k, v in (parsed.get("request") or {}).items() if k in allowed}
     before = row.status
+    # Never write to the sender of automated mail (RFC 3834), whatever staff filed it as.
+    reply = ask_for_missing and before != MessageStatus.AUTOMATED
     request = open_request(
         session,
         row,
@@ -94,8 +96,9 @@ def make_request_from_message(
         parser_problems=[p for p in parsed.get("problems") or [] if isinstance(p, dict)],
         settings=settings,
         now=now,
-        acknowledge=ask_for_missing,
+        acknowledge=reply,
         actor=by,
+        ask=reply,
     )
     row.status = MessageStatus.REQUEST
     row.request_id = request.id

@@ -103,3 +103,38 @@ def test_reprocessing_files_the_message_as_if_it_had_just_come(
         )
         assert result.status is MessageStatus.REQUEST and result.request_ref is not None
         assert not result.duplicate and result.outbox_ids
+
+
+def test_filing_automated_mail_as_a_request_never_writes_to_its_sender(
+    ready: TestDatabase, feed: Feed
+) -> None:
+    with transaction(ready.sessions) as s:
+        message_id = feed(s, unknown(sender="noreply@nhs.net", automated=True)).message_id
+        assert _message(s, message_id).status == MessageStatus.AUTOMATED
+        request = make_request_from_message(
+            s,
+            message_id=message_id,
+            kind=RequestKind.EMAIL_CHANGE,
+            by="alice",
+            now=NOW,
+            settings=Settings(),
+        )
+        assert request.state == RequestState.AWAITING_INFORMATION
+        assert s.scalars(select(OutboxMessage)).all() == []
+
+
+def test_staff_may_file_a_request_without_asking_the_practice_yet(
+    ready: TestDatabase, feed: Feed
+) -> None:
+    with transaction(ready.sessions) as s:
+        message_id = feed(s, unknown(sender="practice@nhs.net")).message_id
+        make_request_from_message(
+            s,
+            message_id=message_id,
+            kind=RequestKind.BRANCH_SETUP,
+            by="alice",
+            now=NOW,
+            settings=Settings(),
+            ask_for_missing=False,
+        )
+        assert s.scalars(select(OutboxMessage)).all() == []
