@@ -88,6 +88,8 @@ def field_of(label: str) -> str | None:
         return "address"
     if re.search(r"\btype\b|\bsector\b|\bcategory\b", text):
         return "org_type"
+    if _CODE_WORD.search(text) and re.search(r"\bname\b|\bdetails\b", text):
+        return "name"  # "Practice name and code: Greenlane Surgery, A12345" reads as a whole
     if _CODE_WORD.search(text):
         return "ods_code"
     if re.search(r"\b(title)\b", text):
@@ -96,6 +98,10 @@ def field_of(label: str) -> str | None:
         return "name"
     if re.fullmatch(r"(current|old|from)", text):
         return "current_email_or_name"
-    if re.fullmatch(r"(new|to)", text):
+    if re.fullmatch(r"(new|to)", text) or re.fullmatch(
+        r"(please )?(change|update|replace|amend|switch)(d)?( it| this)? (to|with)", text
+    ):
         return "new_email_or_name"
+    if re.fullmatch(rf"((main|existing|new|current|branch) )?{_ORG_NOUN} details", text):
+        return "name"
     return None
