@@ -163,6 +163,9 @@ class _Walker:
         if unknown:
             self.body.defects.append(f"unknown charset {_charset(headers)!r}")
         text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+        if ctype == "text/plain" and str(headers.get_param("format", "")).lower() == "flowed":
+            delsp = str(headers.get_param("delsp", "")).lower() == "yes"
+            text = unflow(text, delete_space=delsp)
         return [TextPart(text, html=ctype == "text/html")]
 
     def _embedded(self, start: int, end: int, depth: int) -> list[TextPart]:
@@ -252,6 +255,24 @@ def _split_parts(
         ranges.append((body_start, max(body_start, part_end)))
     closed = bool(positions) and positions[-1][2]
     return ranges, closed
+
+
+def unflow(text: str, *, delete_space: bool = False) -> str:
+    """Join RFC 3676 format=flowed lines: a line ending in a space continues on the next
+    (quoted lines and the signature separator excepted)."""
+    out: list[str] = []
+    carry = ""
+    for line in text.split("\n"):
+        if line.startswith(" "):
+            line = line[1:]  # space-stuffing
+        if line.endswith(" ") and line != "-- " and not line.startswith(">"):
+            carry += line[:-1] if delete_space else line
+            continue
+        out.append(carry + line)
+        carry = ""
+    if carry:
+        out.append(carry)
+    return "\n".join(out)
 
 
 def _charset(headers: Message) -> str | None:

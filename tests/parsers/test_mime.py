@@ -99,3 +99,14 @@ def test_embedded_message_is_read_as_a_forward() -> None:
     )
     texts = "".join(p.text for p in _body(raw).parts)
     assert "Forwarded message" in texts and "inner text" in texts
+
+
+def test_format_flowed_lines_are_joined() -> None:
+    raw = (
+        b"Content-Type: text/plain; charset=utf-8; format=flowed\r\n\r\n"
+        b"Address: 1 High Street, \r\nLeeds, LS1 1AA\r\nPhone: 0113 496 0000\r\n"
+    )
+    assert _body(raw).parts[0].text.split("\n")[:2] == [
+        "Address: 1 High Street, Leeds, LS1 1AA",
+        "Phone: 0113 496 0000",
+    ]
