@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -55,31 +56,36 @@ def send_outbox(
     now: Callable[[], datetime],
     limit: int = 200,
 ) -> SendReport:
-    """One round: every due row is sent once, or rescheduled, or marked failed."""
+    """One round: up to `limit` due rows, each sent once, rescheduled, or marked failed.
+
+    Rows are claimed one at a time, so a sender killed mid-round leaves only the message in
+    flight in doubt (in `sending`, recovered after STUCK_AFTER), never the rest of a batch.
+    """
     report = SendReport()
     with transaction(sessions) as session:
         report.recovered = recover_stuck(session, now=now(), older_than=STUCK_AFTER)
-        claimed = claim_due(session, now=now(), limit=limit)
-    if not claimed:
-        return report
-    try:
-        with connect() as mailer:
-            for index, email in enumerate(claimed):
-                if not _send_one(
-                    mailer, email, sessions, settings=settings, now=now, report=report
-                ):
-                    # The connection broke: the rest go back to the queue without an attempt.
-                    _retry_all(claimed[index + 1 :], sessions, settings, now, "connection lost")
-                    report.retrying += len(claimed) - index - 1
+    with contextlib.ExitStack() as connection:
+        mailer: Mailer | None = None
+        for _ in range(limit):
+            with transaction(sessions) as session:
+                claimed = claim_due(session, now=now(), limit=1)
+            if not claimed:
+                break
+            email = claimed[0]
+            if mailer is None:
+                try:
+                    mailer = connection.enter_context(connect())
+                except TemporaryFailure as exc:
+                    # Could not connect: nothing was handed over; this row waits for later.
+                    report.unreachable = str(exc)
+                    _retry_all([email], sessions, settings, now, str(exc))
+                    report.retrying += 1
+                    event(log, "smtp_unreachable", level=logging.ERROR, error=str(exc))
                     break
-    except TemporaryFailure as exc:
-        # Could not connect at all: nothing was handed over, every row is retried later.
-        report.unreachable = str(exc)
-        unsent = claimed[report.sent + report.retrying + report.failed :]
-        _retry_all(unsent, sessions, settings, now, str(exc))
-        report.retrying += len(unsent)
-        event(log, "smtp_unreachable", level=logging.ERROR, error=str(exc), waiting=len(unsent))
-    event(log, "outbox_sent", **vars(report))
+            if not _send_one(mailer, email, sessions, settings=settings, now=now, report=report):
+                break  # the connection broke: the rest wait for the next round
+    if report.sent or report.retrying or report.failed or report.recovered:
+        event(log, "outbox_sent", **vars(report))
     return report
 
 

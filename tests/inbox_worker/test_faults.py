@@ -31,7 +31,14 @@ from tests.inbox_worker.support import (
     test_settings,
     write_config,
 )
-from tests.servers import DovecotServer, EmbeddedImap, ImapAccount, pymap_account, seed_mailbox
+from tests.servers import (
+    DovecotServer,
+    EmbeddedImap,
+    ImapAccount,
+    SmtpSink,
+    pymap_account,
+    seed_mailbox,
+)
 
 
 def _seed(account: ImapAccount, messages: list[bytes]) -> None:
@@ -297,3 +304,28 @@ def test_without_the_lease_a_worker_whose_insert_hits_the_unique_key_counts_a_du
     # At least the first clash went through the unique key (IntegrityError), not a lookup.
     assert any(getattr(r, "pcse_fields", {}).get("reason") for r in caplog.records)
     _assert_each_message_once(pg_url, 6)
+
+
+@pytest.mark.smtp
+def test_a_sender_killed_after_the_server_accepted_does_not_send_that_mail_again_at_once(
+    smtp_sink: SmtpSink, tmp_path: Path, sqlite_url: str
+) -> None:
+    from tests.inbox_worker.test_outbox_job import _queue
+
+    config = write_config(tmp_path, sqlite_url, smtp=smtp_sink)
+    assert cli(config, "db", "upgrade").returncode == 0
+    sessions = make_sessionmaker(make_engine(sqlite_url))
+    # Rows due now (the helper dates them 2026-03-02, long before the test runs).
+    _queue(sessions, 3)
+    killed = cli(config, "outbox", "send", env={CRASH_ENV: "after_smtp_accept"})
+    assert killed.returncode == -9
+    assert len(smtp_sink.received) == 1  # accepted by the server, not yet marked sent
+    resumed = cli(config, "outbox", "send")
+    assert resumed.returncode == 0, resumed.stderr
+    # The other two go out; the one in doubt waits in `sending` for the stuck-row recovery
+    # (10 minutes, tested in test_outbox_job) and then goes with the same Message-ID.
+    ids = [m.message()["Message-ID"] for m in smtp_sink.received]
+    assert len(ids) == 3 == len(set(ids))
+    with sessions() as session:
+        statuses = sorted(session.scalars(select(OutboxMessage.status)).all())
+    assert statuses == ["sending", "sent", "sent"]
