@@ -78,3 +78,15 @@ def test_authserv_id_comes_from_the_configuration(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--config", config, "parse", str(eml)])
     codes = [p["code"] for p in json.loads(result.output)["problems"]]
     assert "sender_not_authenticated" in codes
+
+
+def test_missing_argument_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["--config", _config(tmp_path), "parse"])
+    assert result.exit_code == 2
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_directory_is_an_unreadable_file(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["--config", _config(tmp_path), "parse", str(tmp_path)])
+    assert result.exit_code == 2
+    assert len(result.output.strip().splitlines()) == 1

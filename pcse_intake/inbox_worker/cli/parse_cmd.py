@@ -10,8 +10,18 @@ import click
 from pcse_intake.inbox_worker.cli.common import UsageProblem, settings_from
 
 
-@click.command(name="parse")
-@click.argument("path", metavar="FILE.eml", type=click.Path(dir_okay=False, allow_dash=True))
+class _OneLineUsageErrors(click.Command):
+    """Scripts read stderr: a usage error is one line (exit 2), not click's usage block."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise UsageProblem(exc.format_message()) from exc
+
+
+@click.command(name="parse", cls=_OneLineUsageErrors)
+@click.argument("path", metavar="FILE.eml", type=click.Path(allow_dash=True))
 @click.option("--pretty", is_flag=True, help="Indent the JSON.")
 @click.pass_context
 def parse_command(ctx: click.Context, path: str, pretty: bool) -> None:
