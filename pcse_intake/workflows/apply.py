@@ -144,10 +144,9 @@ def _branch_setup(session: Session, request: Request, *, by: str, now: datetime)
     branch = _ensure_org(
         session, request, role="branch", code=code, by=by, now=now, org_type="gp", parent=main
     )
-    person, existing_account = _contact(
-        session, request, role="branch", email=email, by=by, now=now
+    person, existing_account = _link_main_contact(
+        session, request, branch, role="branch", email=email, by=by, now=now
     )
-    set_main_contact(session, org=branch, person=person, actor=by, now=now, request=request)
     return [
         Notice(
             "branch_access",
@@ -185,8 +184,9 @@ def _extension(session: Session, request: Request, *, by: str, now: datetime) ->
         now=now,
         org_type=org_type_of(code) or existing.org_type,
     )
-    person, _ = _contact(session, request, role="existing_practice", email=email, by=by, now=now)
-    set_main_contact(session, org=new_org, person=person, actor=by, now=now, request=request)
+    person, _ = _link_main_contact(
+        session, request, new_org, role="existing_practice", email=email, by=by, now=now
+    )
     return [
         Notice(
             "main_contact_extension_confirmation",
@@ -208,10 +208,9 @@ def _new_practice(session: Session, request: Request, *, by: str, now: datetime)
     org = _ensure_org(
         session, request, role="new_practice", code=code, by=by, now=now, org_type=org_type
     )
-    person, existing_account = _contact(
-        session, request, role="new_practice", email=email, by=by, now=now
+    person, existing_account = _link_main_contact(
+        session, request, org, role="new_practice", email=email, by=by, now=now
     )
-    set_main_contact(session, org=org, person=person, actor=by, now=now, request=request)
     return [
         Notice(
             "new_practice_access",
@@ -276,15 +275,27 @@ def _ensure_org(
     return org
 
 
-def _contact(
-    session: Session, request: Request, *, role: str, email: str, by: str, now: datetime
+def _link_main_contact(
+    session: Session,
+    request: Request,
+    org: Organisation,
+    *,
+    role: str,
+    email: str,
+    by: str,
+    now: datetime,
 ) -> tuple[Person, bool]:
-    """The person to link; `existing_account` is True when they already hold a role."""
+    """Make the request's contact (found or created) the organisation's main contact.
+
+    Returns the person and whether they already had an account (a role somewhere).
+    """
     name = get_path(request.fields, f"{role}.main_contact.name")
     person, created = find_or_create_person(
         session, name=name, email=email, actor=by, now=now, request=request
     )
-    return person, (not created and bool(person.roles))
+    existing_account = not created and bool(person.roles)
+    set_main_contact(session, org=org, person=person, actor=by, now=now, request=request)
+    return person, existing_account
 
 
 def _postcode(address: str | None) -> str | None:

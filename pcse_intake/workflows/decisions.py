@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -214,21 +215,9 @@ def approve(session: Session, *, ref: str, by: str, now: datetime, settings: Set
         after={"state": request.state, "effective_at": effective_at.isoformat()},
         note="change applied; confirmations queued",
     )
-    in_reply_to, references = threading(_first_message(session, request))
     for notice in notices:
         try:
-            enqueue(
-                session,
-                template=notice.template,
-                to=notice.to,
-                context={"ref": request.ref, **notice.context},
-                now=now,
-                settings=settings,
-                request=request,
-                in_reply_to=in_reply_to,
-                references=references,
-                auto_submitted=AUTO_GENERATED,
-            )
+            _notify(session, request, notice.template, notice.to, notice.context, now, settings)
         except InvalidValue as exc:
             # Nothing is applied: the caller rolls back the registry change with this.
             raise CannotApply(f"cannot e-mail {notice.template}: {exc}; correct it first") from None
@@ -261,20 +250,9 @@ def reject(
         note=text,
     )
     if request.sender:
-        in_reply_to, references = threading(_first_message(session, request))
+        context = {**base_context(request), "reason": text}
         try:
-            enqueue(
-                session,
-                template="rejection",
-                to=request.sender,
-                context={**base_context(request), "reason": text},
-                now=now,
-                settings=settings,
-                request=request,
-                in_reply_to=in_reply_to,
-                references=references,
-                auto_submitted=AUTO_GENERATED,
-            )
+            _notify(session, request, "rejection", request.sender, context, now, settings)
         except InvalidValue as exc:
             record(
                 session,
@@ -370,6 +348,31 @@ def correct_field(
             )
     _flush(session, request)
     return request
+
+
+def _notify(
+    session: Session,
+    request: Request,
+    template: str,
+    to: str,
+    context: dict[str, Any],
+    now: datetime,
+    settings: Settings,
+) -> None:
+    """An e-mail caused by a staff decision, threaded to the practice's first message."""
+    in_reply_to, references = threading(_first_message(session, request))
+    enqueue(
+        session,
+        template=template,
+        to=to,
+        context={"ref": request.ref, **context},
+        now=now,
+        settings=settings,
+        request=request,
+        in_reply_to=in_reply_to,
+        references=references,
+        auto_submitted=AUTO_GENERATED,
+    )
 
 
 def _refresh_subject(request: Request) -> None:
