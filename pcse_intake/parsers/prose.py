@@ -220,6 +220,13 @@ _I_AM_CONTACT = re.compile(
 )
 
 
+_NAMED_CONTACT = re.compile(
+    r"\b(?i:main contact)\b[^.]{0,30}?\b(?i:will be|is|should be|to be|would be)\s+"
+    r"(?P<name>[A-Z][\w'\u2019-]{1,30}(?:\s[A-Z][\w'\u2019-]{1,30}){1,2})\b"
+    r"(?:\s*[,(]\s*(?P<email>" + nf.EMAIL.pattern + "))?"
+)
+
+
 def _self_as_contact(ex: Extraction, sentence: str, primary: str) -> None:
     """'my email is X'; 'I am the main contact' points at the sender's own address."""
     role = _contact_role(ex, sentence, len(sentence), primary)
@@ -227,6 +234,12 @@ def _self_as_contact(ex: Extraction, sentence: str, primary: str) -> None:
     mine = _MY_EMAIL.search(sentence)
     if mine:
         draft.fill("contact_email", mine.group(1).lower())
+    named = _NAMED_CONTACT.search(sentence)
+    if named and not PERSON.match(named.group("name")):
+        # "the main contact will be Sarah Jones (sarah.jones@nhs.net)": no title written
+        draft.fill("contact_name", nf.person_name(named.group("name")))
+        if named.group("email"):
+            draft.fill("contact_email", named.group("email").lower())
     me = _I_AM_CONTACT.search(sentence)
     if me:
         if ex.kind is RequestKind.NEW_PRACTICE_SETUP and re.search(
