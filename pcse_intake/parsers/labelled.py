@@ -37,6 +37,7 @@ def labelled_pass(ex: Extraction, text: str) -> list[str]:
     lines = [_BULLET.sub("", ln).strip() for ln in text.split("\n")]
     primary = PRIMARY[ex.kind]
     context = primary
+    sectioned = False  # a heading or a party label has opened a section
     prose: list[str] = []
     pending: tuple[str, str] | None = None  # (field, role) of a label whose value follows
     open_address: tuple[Draft, list[str]] | None = None
@@ -55,10 +56,9 @@ def labelled_pass(ex: Extraction, text: str) -> list[str]:
             label, value = split
             generic = role_of(label)
             role = ex.role(generic, context)
-            if generic is not None and fld == "name":
+            if generic is not None and (fld == "name" or _is_heading_role(label)):
                 context = role  # "Main practice: X", "Branch: Y" open a section
-            elif generic is not None and _is_heading_role(label):
-                context = role
+                sectioned = True
             open_address = _apply(ex, role, fld, label, value)
             pending = None
             continue
@@ -67,6 +67,7 @@ def labelled_pass(ex: Extraction, text: str) -> list[str]:
             generic = role_of(split[0])
             if generic is not None:
                 context = ex.role(generic, context)
+                sectioned = True
             heading = fld == "name" or re.search(r"\balready\b|^details\b", split[0], re.I)
             pending = None if generic is not None and heading else (fld, ex.role(generic, context))
             open_address = None
@@ -80,6 +81,7 @@ def labelled_pass(ex: Extraction, text: str) -> list[str]:
             and not nf.find_ods(bare)
         ):
             context = ex.role(generic, context)  # a heading: "Details of your branch practice"
+            sectioned = True
             pending = None
             continue
         fld_alone = field_of(bare) if len(bare.split()) <= 5 and not split else None
@@ -98,9 +100,11 @@ def labelled_pass(ex: Extraction, text: str) -> list[str]:
                 draft.fill("address", nf.address(", ".join(parts)), force=True)
                 continue
             open_address = None
-        if context != primary or _looks_like_record(line):
+        in_section = context != primary or (sectioned and ex.kind is not RequestKind.EMAIL_CHANGE)
+        if in_section or _looks_like_record(line):
+            # a line of facts inside a party's section belongs to that party, not to prose
             _unlabelled(ex, context, line)
-            prose.append(line if not _looks_like_record(line) else "")
+            prose.append("")
             continue
         prose.append(line)
     return prose
@@ -314,6 +318,14 @@ def _composite(ex: Extraction, draft: Draft, value: str, *, allow_name: bool) ->
             ),
             None,
         )
+        if start is None:
+            # "... and it is at 5 West Way": the address starts at a house number inside a chunk
+            for i, chunk in enumerate(chunks[: post + 1]):
+                inner = re.search(r"(?<![\w\u00a3])\d{1,4}[A-Za-z]?\s+[A-Z][a-z]", chunk)
+                if inner:
+                    chunks[i] = chunk[inner.start() :]
+                    start = i
+                    break
         if start is None:
             start = 1 if post >= 1 else 0
         draft.fill("address", nf.address(", ".join(chunks[start : post + 1])))
