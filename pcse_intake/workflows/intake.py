@@ -158,10 +158,19 @@ def process_stored(
         # Never answered (RFC 3834); linked for display when it names one of our requests.
         row.status = MessageStatus.AUTOMATED
         row.request_id = target.id if target is not None else None
+    elif target is not None and not is_open(target.state):
+        # About a decided request (e.g. the old address objecting to an e-mail change):
+        # a person must read it, so it waits in triage, linked to the request.
+        _triage_about(session, row, target, now=now, why=f"{target.ref} is already {target.state}")
     elif target is not None and parsed.sender and parsed.sender == target.sender:
         row.status = MessageStatus.REPLY
         row.request_id = target.id
         merge_reply(session, target, row, parsed, settings=settings, now=now)
+    elif target is not None and parsed.kind is RequestKind.UNKNOWN:
+        # Never merged (it is not from the request's sender), but shown beside the request.
+        _triage_about(
+            session, row, target, now=now, why=f"it is not from {target.sender}, who asked"
+        )
     elif parsed.kind is RequestKind.UNKNOWN:
         row.status = MessageStatus.TRIAGE
     else:
@@ -271,17 +280,7 @@ def merge_reply(
     now: datetime,
 ) -> None:
     """The practice answered us: fill the gaps from its reply and move the request on."""
-    if not is_open(request.state):
-        record(
-            session,
-            actor="system",
-            action="reply_received",
-            at=now,
-            request=request,
-            message_id=row.id,
-            note=f"the request is already {request.state}; nothing changed",
-        )
-        return
+    assert is_open(request.state), "a message about a decided request goes to triage"
     update = parsed.request_json()
     if not update and request.missing:
         ours = set(parse_options(settings).our_addresses) | {parsed.sender or ""}
@@ -324,6 +323,23 @@ def merge_reply(
             ask_for_missing(session, request=request, message=row, now=now, settings=settings)
         return
     advance(session, request, message=row, settings=settings, now=now, acknowledge=True)
+
+
+def _triage_about(
+    session: Session, row: InboundMessage, request: Request, *, now: datetime, why: str
+) -> None:
+    row.status = MessageStatus.TRIAGE
+    row.request_id = request.id
+    record(
+        session,
+        actor="system",
+        action="message_for_triage",
+        at=now,
+        request=request,
+        message_id=row.id,
+        note=f"a message from {row.sender or 'an unknown sender'} about this request waits in"
+        f" triage ({why}); nothing changed",
+    )
 
 
 def _clear_verification(request: Request) -> None:

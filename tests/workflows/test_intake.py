@@ -261,3 +261,45 @@ def test_a_registry_without_the_practice_flags_an_unknown_code(
         request = _request(s, result.request_ref or "")
         assert "unknown_ods_code" in {p["code"] for p in request.problems}
         load_registry(s)
+
+
+def test_a_message_about_a_decided_request_waits_in_triage_linked_to_it(
+    ready: TestDatabase, feed: Feed
+) -> None:
+    from pcse_intake.workflows.decisions import approve, verify
+
+    with transaction(ready.sessions) as s:
+        ref = feed(s, email_change(sender="someone.new@nhs.net")).request_ref or ""
+        verify(s, ref=ref, by="alice", outcome="confirmed", now=NOW, settings=Settings())
+        approve(s, ref=ref, by="bob", now=NOW, settings=Settings())
+        notice = s.scalars(
+            select(OutboxMessage).where(OutboxMessage.template == "email_change_notice")
+        ).one()
+        # The old address (on record) writes back: "we did not ask for this".
+        objection = unknown(
+            sender="ouseburn.surgery@nhs.net",
+            subject=f"RE: {notice.subject}",
+            in_reply_to=notice.message_id_header,
+        )
+        result = feed(s, objection)
+        assert result.status is MessageStatus.TRIAGE and result.request_ref == ref
+        assert result.outbox_ids == ()
+        request = _request(s, ref)
+        assert request.state == RequestState.COMPLETED
+        last = s.scalars(
+            select(HistoryEntry)
+            .where(HistoryEntry.request_id == request.id)
+            .order_by(HistoryEntry.id.desc())
+        ).first()
+        assert last is not None and last.action == "message_for_triage"
+        assert "ouseburn.surgery@nhs.net" in (last.note or "")
+
+
+def test_an_unknown_message_from_another_address_in_a_thread_is_triage_linked(
+    ready: TestDatabase, feed: Feed
+) -> None:
+    with transaction(ready.sessions) as s:
+        ref = feed(s, email_change(current=None)).request_ref or ""
+        result = feed(s, unknown(sender="colleague@nhs.net", subject=f"RE: {ref}"))
+        assert result.status is MessageStatus.TRIAGE and result.request_ref == ref
+        assert _request(s, ref).state == RequestState.AWAITING_INFORMATION
