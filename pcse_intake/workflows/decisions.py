@@ -182,6 +182,12 @@ def approve(session: Session, *, ref: str, by: str, now: datetime, settings: Set
     """Apply the change to the registry, write history and queue the e-mails, all at once."""
     require_permission(session, by, Action.APPROVE)
     request = load_request(session, ref)
+    if request.state == RequestState.COMPLETED:
+        # A double click, a second tab, or two approvers at once: say what happened.
+        raise IllegalTransition(
+            f"{request.ref} is already completed (approved by {request.approved_by}); "
+            "nothing was done"
+        )
     new_state = transition(request.state, Event.APPROVED, ref=request.ref)
     if settings.workflow.four_eyes:
         if request.verified_by == by:
