@@ -17,6 +17,7 @@ import pytest
 from pcse_intake.inbox_worker.daemon import Daemon
 from pcse_intake.inbox_worker.health import Metrics
 from pcse_intake.inbox_worker.smtp_sink import free_port
+from pcse_intake.workflows.db import make_engine, make_sessionmaker
 from tests.conftest import TestDatabase
 from tests.inbox_worker.support import (
     CLI_MAIN,
@@ -131,3 +132,52 @@ def test_the_daemon_stops_without_running_jobs_when_asked_before_they_start(
     daemon.stop()
     assert daemon.run(handle_signals=False) == 0
     assert counts(sqlite_database.sessions) == (0, 0, 0)
+
+
+@pytest.mark.imap
+@pytest.mark.slow
+def test_the_daemon_survives_the_imap_server_going_away_and_reconnects_when_it_is_back(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    server = EmbeddedImap(username="testuser", password="testpass").start()
+    account = pymap_account(server)
+    config = write_config(
+        tmp_path, sqlite_url, account, schedule={"poll_seconds": 1}, mailbox={"timeout_seconds": 3}
+    )
+    assert cli(config, "db", "upgrade").returncode == 0
+    log_path = tmp_path / "daemon.log"
+    with open(log_path, "w") as log_file:
+        daemon = subprocess.Popen(
+            [sys.executable, "-c", CLI_MAIN, "--config", str(config), "run"],
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+            env={**os.environ, IMAP_PASSWORD_ENV: account.password},
+        )
+        restarted = None
+        try:
+            assert _wait_for(lambda: "poll_done" in log_path.read_text())
+            server.stop()  # the mailbox server goes away under the daemon
+            assert _wait_for(lambda: "poll_failed" in log_path.read_text())
+            assert daemon.poll() is None  # still running
+            restarted = EmbeddedImap(
+                username="testuser", password="testpass", port=account.port
+            ).start()
+            seed_mailbox(
+                host=account.host,
+                port=account.port,
+                username=account.username,
+                password=account.password,
+                messages=sample_messages(3)[2:3],
+            )
+            sessions = make_sessionmaker(make_engine(sqlite_url))
+            assert _wait_for(lambda: counts(sessions)[0] == 1, 30)
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            code = daemon.wait(timeout=30)
+            if restarted is not None:
+                restarted.stop()
+            server.stop()
+    assert code == 0
+    events = [json.loads(line)["event"] for line in log_path.read_text().splitlines()]
+    # The restarted server has a new UIDVALIDITY: noticed, alerted, rescanned.
+    assert "uidvalidity_changed" in events
