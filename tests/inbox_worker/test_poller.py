@@ -132,3 +132,44 @@ def test_without_move_only_our_uid_is_expunged_and_another_clients_deleted_mail_
         check.select_folder("INBOX")
         assert check.search(["ALL"]) == [theirs]  # still there, still flagged
         assert check.select_folder("Processed")[b"EXISTS"] == 1
+
+
+AUTOMATED = [
+    # RFC 3834 auto-reply
+    b"From: Jo Bloggs <jo.bloggs@nhs.net>\r\nTo: pcse.datamanager@nhs.net\r\n"
+    b"Subject: Out of office\r\nMessage-ID: <oof-1@nhs.net>\r\nAuto-Submitted: auto-replied\r\n"
+    b"\r\nI am away until Monday. Please change our practice email, ODS A12345.\r\n",
+    # Exchange's out-of-office without Auto-Submitted
+    b"From: Sam Lee <sam.lee@nhs.net>\r\nTo: pcse.datamanager@nhs.net\r\n"
+    b"Subject: Automatic reply: PCSE-000001: we have received your request\r\n"
+    b"Message-ID: <oof-2@nhs.net>\r\nX-Auto-Response-Suppress: All\r\n"
+    b"X-MS-Exchange-Inbox-Rules-Loop: sam.lee@nhs.net\r\n\r\nI am on leave.\r\n",
+    # our own mail coming back
+    b"From: PCSE Data Management <pcse.datamanager@nhs.net>\r\nTo: pcse.datamanager@nhs.net\r\n"
+    b"Subject: PCSE-000001: we have received your request\r\nMessage-ID: <ours-1@nhs.net>\r\n"
+    b"\r\nThank you for your e-mail.\r\n",
+]
+
+
+@pytest.mark.imap
+def test_automated_mail_is_recorded_and_moved_but_never_answered(
+    pymap_server: EmbeddedImap, sqlite_database: TestDatabase
+) -> None:
+    account = pymap_account(pymap_server)
+    _seed(pymap_server, AUTOMATED)
+    settings = test_settings(sqlite_database.url, account)
+    poller = Poller(
+        mailbox_for(settings, account),
+        sqlite_database.sessions,
+        settings=settings,
+        now=lambda: datetime.now(UTC),
+    )
+    try:
+        report = poller.poll()
+    finally:
+        poller.close()
+    assert (report.recorded, report.moved) == (3, 3)
+    with sqlite_database.sessions() as session:
+        statuses = session.scalars(select(InboundMessage.status)).all()
+        assert session.scalars(select(OutboxMessage)).all() == []
+    assert sorted(statuses) == [MessageStatus.AUTOMATED] * 3
