@@ -17,7 +17,7 @@ from email.policy import compat32
 MAX_DEPTH = 20
 MAX_PARTS = 200
 MAX_HEADER_BYTES = 256 * 1024
-MAX_TEXT_BYTES = 2 * 1024 * 1024
+MAX_TEXT_BYTES = 1024 * 1024
 MAX_BOUNDARY_LEN = 200
 
 _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
