@@ -329,3 +329,36 @@ def test_a_sender_killed_after_the_server_accepted_does_not_send_that_mail_again
     with sessions() as session:
         statuses = sorted(session.scalars(select(OutboxMessage.status)).all())
     assert statuses == ["sending", "sent", "sent"]
+
+
+@pytest.mark.imap
+@pytest.mark.smtp
+@pytest.mark.slow
+def test_a_crash_at_every_point_in_turn_still_records_moves_and_replies_exactly_once(
+    pymap_server: EmbeddedImap, smtp_sink: SmtpSink, tmp_path: Path, sqlite_url: str
+) -> None:
+    """A small crash soak: kill -9 at each named point, one after the other, then recover."""
+    account = pymap_account(pymap_server)
+    config = write_config(tmp_path, sqlite_url, account, smtp_sink, mailbox={"batch_size": 3})
+    assert cli(config, "db", "upgrade").returncode == 0
+    messages = sample_messages(9)
+    _seed(account, messages)
+    for point in ("after_fetch", "after_commit", "after_move"):
+        killed = cli(config, "poll", "--once", imap=account, env={CRASH_ENV: point})
+        assert killed.returncode == -9, (point, killed.stderr[-500:])
+        sent = cli(config, "outbox", "send", env={CRASH_ENV: "after_smtp_accept"})
+        assert sent.returncode in (0, -9)
+    assert cli(config, "poll", "--once", imap=account).returncode == 0
+    assert cli(config, "outbox", "send").returncode == 0
+    assert folder_counts(account, "INBOX", "Processed") == {"INBOX": 0, "Processed": 9}
+    _assert_each_message_once(sqlite_url, 9)
+    sessions = make_sessionmaker(make_engine(sqlite_url))
+    with sessions() as session:
+        rows = session.scalars(select(OutboxMessage)).all()
+    in_doubt = [r for r in rows if r.status == "sending"]  # killed after the server's 250
+    sent_ids = [m.message()["Message-ID"] for m in smtp_sink.received]
+    assert len(sent_ids) == len(set(sent_ids))  # nothing went out twice
+    assert {r.message_id_header for r in rows if r.status == "sent"} | {
+        r.message_id_header for r in in_doubt
+    } == set(sent_ids)
+    assert all(r.status in ("sent", "sending") for r in rows)
