@@ -141,6 +141,15 @@ _EMAIL_CUE = re.compile(
 )
 
 
+_SENDER_POINTER = re.compile(
+    r"\b(?:address|e-?mail|account|one|mailbox)\s+(?:that\s+|which\s+)?"
+    r"(?:i'?m|i am|we'?re|we are|i have been|we have been)\s+"
+    r"(?:writing|emailing|sending|e-?mailing|using)\s+(?:from|now)\b|"
+    r"\bthis (?:e-?mail |mailbox )?(?:address|account|mailbox)\b",
+    re.I,
+)
+
+
 def _settle_email_change(ex: Extraction, prose: list[str]) -> None:
     """Assign the practice addresses that prose gives: 'from X to Y', 'stop using X and use
     Y', 'update ... to Y', 'we currently use X but would like everything sent to Y'."""
@@ -173,18 +182,16 @@ def _settle_email_change(ex: Extraction, prose: list[str]) -> None:
         elif not draft.current_email:
             draft.fill("current_email", address)
         known.add(address)
-    if (
-        re.search(
-            r"\b(address|e-?mail|account)\s+(?:that\s+)?(?:i'?m|i am|we'?re|we are)\s+"
-            r"(?:writing|emailing|sending|e-?mailing)\s+from\b|\bthis (?:e-?mail )?address\b",
-            text,
-            re.I,
-        )
-        and ex.sender
-    ):
-        if not draft.current_email and draft.new_email != ex.sender:
+    pointer = _SENDER_POINTER.search(text)
+    if pointer and ex.sender and ex.sender not in (draft.current_email, draft.new_email):
+        # "the address I'm writing from": which one it is, the words just before it say
+        cues = list(_EMAIL_CUE.finditer(text[max(0, pointer.start() - 60) : pointer.start()]))
+        wants_new = bool(cues) and cues[-1].group("new") is not None
+        if wants_new and not draft.new_email:
+            draft.fill("new_email", ex.sender)
+        elif not draft.current_email:
             draft.fill("current_email", ex.sender)
-        elif not draft.new_email and draft.current_email != ex.sender:
+        elif not draft.new_email:
             draft.fill("new_email", ex.sender)
 
 
