@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from email.message import Message
 
 from pcse_intake.parsers import headers as hd
 from pcse_intake.parsers.classify import classify
@@ -32,12 +31,19 @@ def parse(raw: bytes, options: ParseOptions | None = None) -> ParsedEmail:
     try:
         return _parse(bytes(raw), options)
     except Exception as exc:  # the one last resort: a defect of ours must not lose mail
-        return ParsedEmail(
-            kind=RequestKind.UNKNOWN,
-            problems=(
-                Problem(MALFORMED, None, f"The message could not be read ({type(exc).__name__})."),
-            ),
-        )
+        problem = Problem(MALFORMED, None, f"The message could not be read ({type(exc).__name__}).")
+        try:  # keep what identifies the message, so it can still be recorded and answered
+            headers = parse_headers(split_head(bytes(raw))[0])
+            mailbox = hd.first_mailbox(headers.get("From"))
+            return ParsedEmail(
+                kind=RequestKind.UNKNOWN,
+                problems=(problem,),
+                sender=mailbox.address if mailbox else None,
+                message_id=hd.message_id(headers.get("Message-ID")),
+                subject=hd.decode_header_value(headers.get("Subject")),
+            )
+        except Exception:
+            return ParsedEmail(kind=RequestKind.UNKNOWN, problems=(problem,))
 
 
 def _parse(raw: bytes, options: ParseOptions) -> ParsedEmail:
@@ -167,8 +173,3 @@ def _sender_names(display: str | None, address: str | None) -> tuple[str, ...]:
         if len(parts) >= 2:
             names.extend([parts[0], f"{parts[0]} {parts[-1]}"])
     return tuple(dict.fromkeys(n for n in names if n))
-
-
-def headers_only(raw: bytes) -> Message:
-    """The header block alone (for callers that must not decode a body)."""
-    return parse_headers(split_head(raw)[0])
