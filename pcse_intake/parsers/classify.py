@@ -11,6 +11,8 @@ _EXTEND = re.compile(
     r"\bextend(?:ed|ing)?\b[^.?!]{0,80}\bmain contact\b|"
     r"\bmain contact\b[^.?!]{0,80}\bextend(?:ed|ing)?\b|"
     r"\bextension of (?:the |our )?main contact\b|"
+    r"\bextend\w*\b[^.?!]{0,40}\b(?:access|account|role|log-?in)\b[^.?!]{0,40}"
+    r"\b(?:new|another|second|additional)\s+(?:practice|pharmacy|surgery|site)\b|"
     r"\b(?:add|link)(?:ed|ing)?\b[^.?!]{0,50}\bto (?:my|our|the|his|her|their) "
     r"(?:existing )?(?:pcse online )?(?:account|log-?in|access|main contact)\b|"
     r"\badd(?:ed)? (?:the|our|my) (?:new )?(?:practice|pharmacy)"

@@ -55,3 +55,11 @@ def test_a_branch_only_mentioned_in_an_email_change_stays_an_email_change() -> N
         f"{CODE}, to x.admin@nhs.net"
     )
     assert classify("", text) is RequestKind.EMAIL_CHANGE
+
+
+def test_extending_access_to_a_new_practice_is_an_extension() -> None:
+    text = (
+        "Please extend my PCSE Online access to cover our new practice Oak Surgery (B12345). "
+        "I am main contact for Ash Surgery (A12345)."
+    )
+    assert classify("PCSE access", text) is RequestKind.MAIN_CONTACT_EXTENSION
