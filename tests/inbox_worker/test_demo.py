@@ -38,7 +38,12 @@ def test_the_demo_runs_for_the_time_given_records_the_samples_and_replies(
 ) -> None:
     folder = tmp_path / "demo-data"
     demo = _demo(folder, "--for", "12", "--console-port", "0")
-    out, err = demo.communicate(timeout=120)
+    try:
+        out, err = demo.communicate(timeout=120)
+    finally:
+        if demo.poll() is None:  # it did not stop by itself: do not leave it behind
+            demo.terminate()
+            demo.communicate(timeout=60)
     assert demo.returncode == 0, err[-2000:]
     assert "pcse-intake demo is running" in out and "demo stopped" in out
     assert f"pcse-intake --config {folder / 'config.toml'} approve PCSE-000005" in out
@@ -60,23 +65,25 @@ def test_the_demo_serves_the_console_and_health_then_stops_cleanly_on_sigterm(
 ) -> None:
     folder = tmp_path / "demo-data"
     demo = _demo(folder, "--console-port", "0")
-    assert demo.stdout is not None
-    guide = []
-    for line in demo.stdout:  # the guide is printed (and flushed) once everything is up
-        guide.append(line)
-        if "health / metrics" in line:
-            break
-    text = "".join(guide)
-    console = re.search(r"staff console\s+(http://127.0.0.1:\d+/)", text)
-    health = re.search(r"(http://127.0.0.1:\d+)/healthz", text)
-    assert console and health, text
-    assert _status(console.group(1)) < 500  # the console answers (a sign-in page or 401)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and _status(health.group(1) + "/healthz") != 200:
-        time.sleep(0.3)
-    assert _status(health.group(1) + "/healthz") == 200
-    demo.send_signal(signal.SIGTERM)
-    out, err = demo.communicate(timeout=60)
+    try:
+        assert demo.stdout is not None
+        guide = []
+        for line in demo.stdout:  # the guide is printed (and flushed) once everything is up
+            guide.append(line)
+            if "health / metrics" in line:
+                break
+        text = "".join(guide)
+        console = re.search(r"staff console\s+(http://127.0.0.1:\d+/)", text)
+        health = re.search(r"(http://127.0.0.1:\d+)/healthz", text)
+        assert console and health, text
+        assert _status(console.group(1)) < 500  # the console answers (a sign-in page or 401)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _status(health.group(1) + "/healthz") != 200:
+            time.sleep(0.3)
+        assert _status(health.group(1) + "/healthz") == 200
+    finally:
+        demo.send_signal(signal.SIGTERM)  # also when an assertion failed: never leave it running
+        out, err = demo.communicate(timeout=60)
     assert demo.returncode == 0, err[-2000:]
     assert "demo stopped" in out
 

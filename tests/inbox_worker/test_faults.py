@@ -235,7 +235,13 @@ def test_two_worker_processes_on_one_mailbox_and_one_postgresql_record_each_mess
             )
             for _ in range(2)
         ]
-        outputs = [worker.communicate(timeout=180) for worker in workers]
+        try:
+            outputs = [worker.communicate(timeout=180) for worker in workers]
+        finally:
+            for worker in workers:  # never leave a hung worker behind
+                if worker.poll() is None:
+                    worker.kill()
+                    worker.wait()
         assert [w.returncode for w in workers] == [0, 0], outputs
         # Each either polled or saw the other holding the mailbox's lease, and stood back.
         assert all("recorded" in out or "another worker" in out for out, _err in outputs)
