@@ -117,7 +117,7 @@ def _existing_and_new_sections(text: str) -> bool:
     return bool(found & {"existing", "current"}) and "new" in found
 
 
-_LABEL_LINE = re.compile(r"^[^\n:]{2,60}:\s*\S", re.M)
+_LABEL_LINE = re.compile(r"^[^\n:]{2,60}?(?::|\s[-\u2013]\s|\t)[ \t]*\S", re.M)
 
 
 def _has_details(text: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -75,3 +76,35 @@ def test_bare_lf_a_byte_order_mark_or_an_mbox_line_change_nothing(eml: Path) -> 
         b"From someone@example.org Thu Jan  1 00:00:00 2025\r\n" + raw,
     ):
         assert parse(variant).to_json() == base
+
+
+_LABEL = r"(?m)^(?!From|Sent|To|Subject|Date)([A-Za-z][^:\n]{1,60}):[ ]"
+LAYOUT_VARIANTS = {
+    "dash separators": lambda t: re.sub(_LABEL, r"\1 - ", t),
+    "tab separators": lambda t: re.sub(_LABEL, r"\1:\t", t),
+    "bullets": lambda t: re.sub(_LABEL, "\u2022 \\1: ", t),
+    "lower-case labels": lambda t: re.sub(_LABEL, lambda m: m.group(1).lower() + ": ", t),
+    "upper-case labels": lambda t: re.sub(_LABEL, lambda m: m.group(1).upper() + ": ", t),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(LAYOUT_VARIANTS))
+def test_label_layout_variants_read_the_same(variant: str) -> None:
+    changed = []
+    for eml in ALL_CASES:
+        plain = parse(eml.read_bytes())
+        if plain.automated or not plain.full_text:
+            continue
+        raw = message(
+            LAYOUT_VARIANTS[variant](plain.full_text),
+            subject=plain.subject,
+            sender=f'"{plain.sender_name or ""}" <{plain.sender}>',
+        )
+        got = parse(raw)
+        if (got.kind, got.request_json(), got.missing) != (
+            plain.kind,
+            plain.request_json(),
+            plain.missing,
+        ):
+            changed.append(eml.stem)
+    assert changed == []
