@@ -54,50 +54,15 @@ ORG_WORDS = re.compile(
     r"family doctors|lodge|house)\b",
     re.IGNORECASE,
 )
-LEADING_NOISE = {
-    "we",
-    "we're",
-    "we\u2019re",
-    "i'm",
-    "i\u2019m",
-    "our",
-    "the",
-    "this",
-    "please",
-    "hi",
-    "hello",
-    "dear",
-    "on",
-    "for",
-    "and",
-    "it",
-    "its",
-    "main",
-    "new",
-    "existing",
-    "branch",
-    "we've",
-    "we\u2019ve",
-    "as",
-    "at",
-    "to",
-    "from",
-    "with",
-    "in",
-    "practice",
-    "name",
-    "pcse",
-    "thanks",
-    "re",
-    "fw",
-    "fwd",
-    "subject",
-    "current",
-    "old",
-    "is",
-    "a",
-    "an",
-}
+# Capitalised words that start a match but are not part of an organisation's name: always
+# dropped ("We're Greenlane Surgery"), and SENTENCE_START_NOISE only when the sentence opens
+# with them ("The Old Forge Surgery" keeps its article mid-sentence).
+_NOISE_WORDS = (
+    "we we're we\u2019re we've we\u2019ve i'm i\u2019m our this please hi hello dear on for and "
+    "it its as at to from with in practice name pcse thanks re fw fwd subject is a an"
+)
+LEADING_NOISE = frozenset(_NOISE_WORDS.split(" "))
+SENTENCE_START_NOISE = frozenset(("the", "main", "new", "existing", "branch", "current", "old"))
 CODE_PHRASE = re.compile(
     r"\b(?i:ods|practice|org(?:ani[sz]ation)?|pharmacy|branch|surgery)\s+(?i:code)\s*"
     r"(?i:is|:|-|=)?\s*([A-Za-z][A-Z0-9]{0,5}(?: ?\d[A-Z0-9]{0,3}){0,2})\b"

@@ -16,6 +16,7 @@ from pcse_intake.parsers.drafts import (
     ORG_WORDS,
     PERSON,
     PRIMARY,
+    SENTENCE_START_NOISE,
     Extraction,
     is_org_named_after_people,
 )
@@ -53,7 +54,13 @@ def find_mentions(sentence: str) -> list[Mention]:
     for m in ORG_NAME.finditer(sentence):
         words = m.group(0).split()
         start = m.start()
-        while words and words[0].lower().strip(",") in LEADING_NOISE:
+        opens_sentence = not sentence[: m.start()].strip()
+        while words:
+            word = words[0].lower().strip(",")
+            if word in LEADING_NOISE:
+                opens_sentence = False  # "We're The Old Forge Surgery": the article stays
+            elif not (opens_sentence and word in SENTENCE_START_NOISE):
+                break
             start = sentence.index(words[1], start + len(words[0])) if len(words) > 1 else m.end()
             words = words[1:]
         if not words:

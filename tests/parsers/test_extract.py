@@ -65,3 +65,11 @@ def test_signature_only_names_who_we_are() -> None:
 
 def test_unknown_kind_has_no_parties() -> None:
     assert extract(RequestKind.UNKNOWN, "Practice code: A12345", "", None) == {}
+
+
+def test_organisation_names_keep_articles_apostrophes_and_ampersands() -> None:
+    for name in ("The Old Forge Surgery", "St Mary's Surgery", "Smith & Jones Medical Practice"):
+        text = (
+            f"We're {name} (G84775). Please stop using a.practice@nhs.net and use a.office@nhs.net."
+        )
+        assert extract(RequestKind.EMAIL_CHANGE, text, "", None)["practice"].name == name
