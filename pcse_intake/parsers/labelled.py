@@ -133,6 +133,10 @@ def _apply(
 ) -> tuple[Draft, list[str]] | None:
     draft = ex.draft(role)
     emails = nf.find_emails(value)
+    if not emails and fld in ("current_email", "new_email", "contact_email", "email"):
+        # "New email: greenlane@nhs" is still what was asked for; validation flags it
+        broken = re.search(r"[^\s<>(),;:]{1,64}@[^\s<>(),;:]{0,255}", value)
+        emails = [broken.group(0).lower().rstrip(".")] if broken else []
     if (
         fld in ("current_email_or_name", "new_email_or_name", "name")
         and emails
