@@ -113,7 +113,7 @@ def _sentence_role(ex: Extraction, before: str, primary: str) -> str:
     if ex.kind is RequestKind.MAIN_CONTACT_EXTENSION:
         if re.search(
             r"\b(to|opened|opening|new|cover|covering|additional|second|also|taken over|"
-            r"acquired)\b[^,]{0,40}$",
+            r"took over|taking over|acquired|bought|purchased|taken on|run)\b[^,]{0,40}$",
             low,
         ):
             return "new_practice"
@@ -134,6 +134,35 @@ def _sentence_role(ex: Extraction, before: str, primary: str) -> str:
     return primary
 
 
+_PAIRS = {
+    "existing_practice": "new_practice",
+    "new_practice": "existing_practice",
+    "main_practice": "branch",
+    "branch": "main_practice",
+}
+
+
+def _known_or_other(ex: Extraction, name: str, role: str) -> str:
+    """A practice already named keeps its party ("Castle Pharmacy is at ..."); a second,
+    different practice goes to the other party of an extension or branch request when the
+    words gave no role of their own and that party is still unnamed."""
+    key = name.casefold()
+    for known_role, draft in ex.drafts.items():
+        if draft.name and draft.name.casefold() == key:
+            return known_role
+    other = _PAIRS.get(role)
+    current = ex.drafts.get(role)
+    if (
+        ex.kind in (RequestKind.MAIN_CONTACT_EXTENSION, RequestKind.BRANCH_SETUP)
+        and other is not None
+        and current is not None
+        and current.name
+        and not ex.draft(other).name
+    ):
+        return other
+    return role
+
+
 _WE = re.compile(r"^\W*(we|we're|we\u2019re|we've|we\u2019ve|our|us|i|i'm|i\u2019m|my)\b", re.I)
 
 
@@ -148,6 +177,7 @@ def _prose_sentence(ex: Extraction, sentence: str, primary: str, carry: str | No
         role = _sentence_role(ex, sentence[: mention.start], primary)
         if ex.kind is RequestKind.MAIN_CONTACT_EXTENSION and role in used and len(mentions) == 2:
             role = "new_practice" if role == "existing_practice" else "existing_practice"
+        role = _known_or_other(ex, mention.name, role)
         used.add(role)
         roles.append(role)
         draft = ex.draft(role)
