@@ -303,3 +303,18 @@ def test_an_unknown_message_from_another_address_in_a_thread_is_triage_linked(
         result = feed(s, unknown(sender="colleague@nhs.net", subject=f"RE: {ref}"))
         assert result.status is MessageStatus.TRIAGE and result.request_ref == ref
         assert _request(s, ref).state == RequestState.AWAITING_INFORMATION
+
+
+def test_a_request_without_a_sender_is_recorded_and_nobody_is_written_to(
+    ready: TestDatabase, feed: Feed
+) -> None:
+    with transaction(ready.sessions) as s:
+        result = feed(s, email_change(sender=None))  # type: ignore[arg-type]
+        request = _request(s, result.request_ref or "")
+        assert request.state == RequestState.AWAITING_VERIFICATION and request.sender is None
+        assert "sender_not_on_record" in {p["code"] for p in request.problems}
+        assert _outbox(s) == []
+        notes = s.scalars(
+            select(HistoryEntry.note).where(HistoryEntry.action == "reply_skipped")
+        ).all()
+        assert notes == ["no acknowledgement: the message has no sender address"]
