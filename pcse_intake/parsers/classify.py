@@ -29,8 +29,9 @@ _NEW_PRACTICE = re.compile(
     re.I,
 )
 _EMAIL_CHANGE = re.compile(
-    r"\b(?:practice|our|the|generic|shared|surgery|pharmacy|nhs\.?net|organi[sz]ation(?:al)?)\s+"
-    r"(?:e-?mail|mailbox|inbox)(?:\s+address)?\b|\bmailbox\b|"
+    r"\b(?:practice|our|the|its|their|generic|shared|surgery|pharmacy|nhs\.?net|"
+    r"organi[sz]ation(?:al)?)[ \t]+(?:e-?mail|mailbox|inbox|nhs ?mail)(?:\s+address)?\b|"
+    r"\bmailbox\b|\bnhs ?mail address\b|"
     r"\bswitch us over\b|\bstop using\s+\S{1,80}@|\bwould like everything sent to\b",
     re.I,
 )

@@ -29,6 +29,8 @@ def _split_label(line: str) -> tuple[str, str] | None:
     label, value = line[: m.start()], line[m.end() :]
     if len(label) > 90 or len(label.split()) > 16 or "@" in label:
         return None
+    if sum(ch.isdigit() for ch in label) >= 5:
+        return None  # "The branch number is 0113 496 0442 - sorry": the value came first
     return label, value.strip()
 
 
