@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from pcse_intake.workflows.errors import InvalidValue, RegistryImportError
 from pcse_intake.workflows.fields import normalise_email, normalise_phone
+from pcse_intake.workflows.history import record
 from pcse_intake.workflows.models import Organisation
 from pcse_intake.workflows.registry import (
     branch_parent_code,
@@ -233,38 +234,55 @@ def _apply_organisations(
                 f"{row.parent_code} is neither in the file nor in the registry"
             )
     created = updated = unchanged = 0
-    # Main sites first, so that every branch finds its parent.
-    for row in sorted(rows, key=lambda r: r.parent_code is not None):
-        org = held.get(row.ods_code)
-        parent = held.get(row.parent_code) if row.parent_code else None
-        if org is None:
-            org = Organisation(ods_code=row.ods_code, source="import", created_at=now)
-            before = None
-        else:
-            before = org_snapshot(org)
-        org.name, org.org_type, org.address = row.name, row.org_type, row.address
-        org.postcode, org.phone, org.is_open = row.postcode, row.phone, row.is_open
-        org.parent_id = parent.id if parent is not None else None
-        org.parent = parent
-        org.updated_at = now
-        session.add(org)
+    # Main sites first, so that every branch finds its parent; one flush per phase.
+    for phase in (
+        [r for r in rows if r.parent_code is None],
+        [r for r in rows if r.parent_code is not None],
+    ):
+        changed: list[tuple[Organisation, dict[str, object] | None]] = []
+        for row in phase:
+            parent = held.get(row.parent_code) if row.parent_code else None
+            values = {
+                "name": row.name,
+                "org_type": row.org_type,
+                "address": row.address,
+                "postcode": row.postcode,
+                "phone": row.phone,
+                "is_open": row.is_open,
+                "parent_id": parent.id if parent is not None else None,
+            }
+            org = held.get(row.ods_code)
+            if org is None:
+                org = Organisation(
+                    ods_code=row.ods_code, source="import", created_at=now, updated_at=now
+                )
+                session.add(org)
+                held[row.ods_code] = org
+                before = None
+                created += 1
+            elif all(getattr(org, key) == value for key, value in values.items()):
+                unchanged += 1  # nothing written, not even updated_at
+                continue
+            else:
+                before = org_snapshot(org)
+                org.updated_at = now
+                updated += 1
+            for key, value in values.items():
+                setattr(org, key, value)
+            org.parent = parent
+            changed.append((org, before))
         session.flush()
-        held[row.ods_code] = org
-        if before is None:
-            created += 1
-        elif before == org_snapshot(org):
-            unchanged += 1
-            continue
-        else:
-            updated += 1
-        record_org_change(
-            session,
-            org,
-            before=before,
-            actor=by,
-            now=now,
-            action="registry_imported",
-        )
+        for org, before in changed:
+            record(
+                session,
+                actor=by,
+                action="registry_imported",
+                at=now,
+                entity="organisation",
+                entity_id=org.id,
+                before=before,
+                after=org_snapshot(org),
+            )
     return ImportResult("epraccur", len(rows), created, updated, unchanged)
 
 

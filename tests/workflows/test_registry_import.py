@@ -133,3 +133,25 @@ def test_capitals_from_ods_are_made_readable() -> None:
     assert readable("THORPE EDGE SURGERY") == "Thorpe Edge Surgery"
     assert readable("NHS WALK-IN CENTRE") == "NHS Walk-in Centre"
     assert readable("Already Mixed Case") == "Already Mixed Case"
+
+
+def test_a_changed_row_is_updated_with_its_before_and_after_in_the_history(
+    database: TestDatabase,
+) -> None:
+    first = csv_bytes([epraccur_row("A11111"), epraccur_row("A11111001", name="BRANCH")])
+    moved = csv_bytes(
+        [
+            epraccur_row("A11111", contact_telephone_number="0113 496 0002"),
+            epraccur_row("A11111001", name="BRANCH"),
+        ]
+    )
+    with transaction(database.sessions) as s:
+        import_registry(s, first, name="e", by="t", now=NOW)
+        result = import_registry(s, moved, name="e", by="t", now=NOW)
+        assert (result.created, result.updated, result.unchanged) == (0, 1, 1)
+        last = s.scalars(select(HistoryEntry).order_by(HistoryEntry.id.desc())).first()
+        assert last is not None and last.before is not None and last.after is not None
+        assert (last.before["phone"], last.after["phone"]) == ("+441134960001", "+441134960002")
+        branch = organisation(s, "A11111001")
+        assert branch is not None and branch.parent is not None
+        assert branch.parent.ods_code == "A11111"
