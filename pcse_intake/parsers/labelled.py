@@ -64,13 +64,15 @@ def labelled_pass(ex: Extraction, text: str) -> list[str]:
             open_address = _apply(ex, role, fld, label, value)
             pending = None
             continue
-        if split and fld and not split[1] and len(split[0].split()) <= 8:
+        if split and fld and not split[1] and len(split[0].split()) <= 10:
             # "Address:" with the value on the next line(s), or a heading "Existing practice:"
             generic = role_of(split[0])
             if generic is not None:
                 context = ex.role(generic, context)
                 sectioned = True
-            heading = fld == "name" or re.search(r"\balready\b|^details\b", split[0], re.I)
+            heading = fld == "name" or re.search(
+                r"\b(?:already|also|currently)\b|^details\b", split[0], re.I
+            )
             pending = None if generic is not None and heading else (fld, ex.role(generic, context))
             open_address = None
             continue

@@ -18,7 +18,7 @@ _ROLE_CUES: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(
             rf"\b(existing|current|old|present|original|first)\s+{_ORG_NOUN}\b|^existing\b|"
-            r"\balready (?:the |a )?main contact\b|^current\b(?!\s+e-?mail)"
+            r"\b(?:already|also|currently) (?:the |a )?main contact\b|^current\b(?!\s+e-?mail)"
         ),
         EXISTING,
     ),

@@ -44,6 +44,7 @@ _DISCLAIMER_WORDS = (
     "by mistake",
     "in error",
 )
+MAX_FORWARD_DEPTH = 5
 # A signature block after a valediction is short; a longer tail is more of the request.
 MAX_SIGNATURE_LINES = 10
 
@@ -67,12 +68,19 @@ def read_body(text: str, subject: str, sender_names: tuple[str, ...] = ()) -> Re
         if cut < len(lines) and len(own_text) < 400 and _POINTS_BELOW.search(own_text):
             cut, forward_start = _find_history(lines, True)
     own_lines = lines[:cut]
-    forwarded = ""
-    forwarded_sig = ""
-    if forward_start is not None:
+    pieces: list[str] = []
+    signatures: list[str] = []
+    for _ in range(MAX_FORWARD_DEPTH):  # a forward of a forward: read down to the request
+        if forward_start is None:
+            break
         inner = _skip_header_block(lines[forward_start:])
-        inner_cut, _ = _find_history(inner, False)
-        forwarded, forwarded_sig = _strip_tail(inner[:inner_cut], ())
+        inner_cut, nested = _find_history(inner, False)
+        text_part, sig_part = _strip_tail(inner[:inner_cut], ())
+        pieces.append(text_part)
+        signatures.append(sig_part)
+        lines, forward_start = inner, nested
+    forwarded = "\n\n".join(p for p in pieces if p)
+    forwarded_sig = "\n".join(s for s in signatures if s)
     own, signature = _strip_tail(own_lines, sender_names)
     return Reading(own, forwarded, "\n".join(s for s in (signature, forwarded_sig) if s))
 
