@@ -62,8 +62,8 @@ def classify(subject: str, text: str) -> RequestKind:
     subject_clean = re.sub(r"^\s*((re|fw|fwd|aw)\s*:\s*)+", "", subject, flags=re.I)
     both = f"{subject_clean}\n{text}"
     details = _has_details(text)
-    if _QUESTION.search(both) and not details:
-        return RequestKind.UNKNOWN
+    if _QUESTION.search(both) and (not details or _facts(text) < 2):
+        return RequestKind.UNKNOWN  # "what do we need to do to set up Parkview (B82011)?"
     extend = bool(_EXTEND.search(both))
     branch = bool(_BRANCH.search(both))
     new = bool(_NEW_PRACTICE.search(both))
@@ -119,6 +119,19 @@ def _existing_and_new_sections(text: str) -> bool:
 
 
 _LABEL_LINE = re.compile(r"^[^\n:]{2,60}?(?::|\s[-\u2013]\s|\t)[ \t]*\S", re.M)
+
+
+def _facts(text: str) -> int:
+    """How many kinds of fact the text gives: a code, a postcode, a phone, an address."""
+    return sum(
+        bool(found)
+        for found in (
+            nf.find_ods(text),
+            nf.POSTCODE.search(text),
+            nf.PHONE.search(text),
+            nf.EMAIL.search(text),
+        )
+    )
 
 
 def _has_details(text: str) -> bool:

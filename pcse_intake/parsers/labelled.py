@@ -22,6 +22,9 @@ _SEPARATOR = re.compile(r"[ \t]{0,8}(?::|\s[-\u2013\u2014=]\s|\t{1,8}|[ \t]{3,8}
 _BULLET = re.compile(r"^\s*(?:[-*\u2022\u00b7\u25aa\u25cf\u2013>o]\s+|\d{1,2}[.)]\s+)")
 
 
+_EMAIL_FIELDS = frozenset(("current_email", "new_email", "contact_email", "email"))
+
+
 def _split_label(line: str) -> tuple[str, str] | None:
     m = _SEPARATOR.search(line)
     if m is None or m.start() == 0:
@@ -54,6 +57,10 @@ def labelled_pass(ex: Extraction, text: str) -> list[str]:
             continue
         split = _split_label(line)
         fld = field_of(split[0]) if split else None
+        if split and fld and split[1] and fld in _EMAIL_FIELDS and "@" not in split[1]:
+            # "Update practice email address - Greenlane Surgery, A12345" is a sentence
+            prose.append(line)
+            continue
         if split and fld and split[1]:
             label, value = split
             generic = role_of(label)
