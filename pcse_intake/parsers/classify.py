@@ -22,11 +22,16 @@ _EXTEND = re.compile(
 _BRANCH = re.compile(r"\bbranch(?:es)?\b|\bmerg(?:er|ed|ing)\b", re.I)
 _NEW_PRACTICE = re.compile(
     r"\bnew\s+(?:gp\s+|dental\s+|community\s+)?(?:practice|pharmacy|surgery|optician'?s?|"
-    r"organi[sz]ation|dental practice|dentist|premises)\b"
+    r"organi[sz]ation|dental practice|dentist)\b"
     r"(?!\s*(?:e-?mail|mailbox|address|manager|lead|administrator|staff|team|inbox))|"
-    r"\b(?:just|recently|newly)\s+opened\b|\bset (?:us|it|them) up\b|\bgive us access\b|"
-    r"\baccess to pcse online\b|\bnewly registered\b|\bnew (?:ods|organi[sz]ation) code\b",
+    r"\b(?:just|recently|newly)\s+opened\b|\bnewly registered\b|"
+    r"\bnew (?:ods|organi[sz]ation) code\b",
     re.I,
+)
+# Weaker wording that also fits a user's access request: it counts only beside an
+# organisation's code or postcode.
+_SET_UP = re.compile(
+    r"\bset (?:us|it|them) up\b|\bgive us access\b|\baccess to pcse online\b", re.I
 )
 _EMAIL_CHANGE = re.compile(
     r"\b(?:practice|our|the|its|their|generic|shared|surgery|pharmacy|nhs\.?net|"
@@ -46,7 +51,9 @@ _OTHER = re.compile(
     r"stationery|supplies|place an order|boxes of|invoice|pension|accountant|"
     r"change (?:of |the |our )?main contact"
     r"|new main contact|main contact (?:change|is changing)|phone number (?:has )?change|"
-    r"telephone number (?:has )?change|unsubscribe)\b",
+    r"telephone number (?:has )?change|unsubscribe|moved (?:to )?(?:new )?premises|relocat\w*|"
+    r"has joined|new (?:gp(?! practice| surgery)|member of staff|starter|user|locum)|"
+    r"add (?:a )?(?:new )?user)\b",
     re.I,
 )
 _QUESTION = re.compile(
@@ -66,7 +73,9 @@ def classify(subject: str, text: str) -> RequestKind:
         return RequestKind.UNKNOWN  # "what do we need to do to set up Parkview (B82011)?"
     extend = bool(_EXTEND.search(both))
     branch = bool(_BRANCH.search(both))
-    new = bool(_NEW_PRACTICE.search(both))
+    new = bool(_NEW_PRACTICE.search(both)) or bool(
+        _SET_UP.search(both) and (nf.find_ods(text) or nf.POSTCODE.search(text))
+    )
     email = bool(_EMAIL_CHANGE.search(both)) and bool(_CHANGE_VERB.search(both))
     email = email or _old_and_new_addresses(text)
     extend = extend or (_existing_and_new_sections(text) and not _ALREADY_CONTACT.search(text))

@@ -77,9 +77,11 @@ def decode_text(data: bytes, declared: str | None) -> tuple[str, bool]:
         codec = "cp1252"
     else:
         try:
+            if not re.fullmatch(r"[a-z0-9._:+-]{1,40}", label):
+                raise LookupError(label)  # NUL bytes and junk make codecs raise ValueError
             info = codecs.lookup(label)
             codec = info.name if getattr(info, "_is_text_encoding", True) else None
-        except LookupError:
+        except (LookupError, ValueError, TypeError):
             codec = None
         unknown = codec is None
     if not data.isascii():

@@ -110,3 +110,7 @@ def test_format_flowed_lines_are_joined() -> None:
         "Address: 1 High Street, Leeds, LS1 1AA",
         "Phone: 0113 496 0000",
     ]
+
+
+def test_charset_label_with_a_nul_byte_is_unknown_not_an_exception() -> None:
+    assert decode_text(b"hello", "us-a\x00scii") == ("hello", True)
