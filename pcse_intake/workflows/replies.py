@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from pcse_intake.config import Settings
 from pcse_intake.parsers import RequestKind
-from pcse_intake.workflows.checks import SUBJECT_ROLE
+from pcse_intake.workflows.checks import SUBJECT_ROLE, problem
 from pcse_intake.workflows.errors import InvalidValue
 from pcse_intake.workflows.fields import describe, get_path
 from pcse_intake.workflows.history import record
@@ -116,6 +116,11 @@ def queue_reply(
             auto_submitted=AUTO_REPLIED,
         )
     except InvalidValue as exc:
+        # Never build a header from an unsafe address: no reply, and staff are told why.
+        request.problems = [
+            *request.problems,
+            problem("cannot_reply", None, f"no {template} was sent to the sender: {exc}"),
+        ]
         record(
             session,
             actor="system",

@@ -318,3 +318,14 @@ def test_a_request_without_a_sender_is_recorded_and_nobody_is_written_to(
             select(HistoryEntry.note).where(HistoryEntry.action == "reply_skipped")
         ).all()
         assert notes == ["no acknowledgement: the message has no sender address"]
+
+
+def test_an_unsafe_sender_address_gets_no_reply_and_staff_are_told(
+    ready: TestDatabase, feed: Feed
+) -> None:
+    with transaction(ready.sessions) as s:
+        result = feed(s, email_change(sender="x@nhs.net\r\nbcc: evil@example.com"))
+        request = _request(s, result.request_ref or "")
+        assert _outbox(s) == [] and result.outbox_ids == ()
+        [flag] = [p for p in request.problems if p["code"] == "cannot_reply"]
+        assert "line breaks" in flag["message"]
