@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from pcse_intake.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:  # SQLAlchemy loads only for commands that open a database (not `parse`)
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
 
 EXIT_REFUSED = 1  # refused by the workflow: wrong state, four-eyes rule, not found
 EXIT_USAGE = 2  # usage or configuration error
