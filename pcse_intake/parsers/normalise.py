@@ -80,7 +80,7 @@ def phone(text: str) -> str | None:
         number = phonenumbers.parse(digits, "GB")
     except phonenumbers.NumberParseException:
         number = None
-    if number is not None and phonenumbers.is_valid_number(number):
+    if number is not None and _is_uk_number(number):
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     bare = re.sub(r"\D", "", digits)
     if bare.startswith("44"):
@@ -90,12 +90,31 @@ def phone(text: str) -> str | None:
     return "+" + bare if digits.startswith("+") else bare
 
 
+def _is_uk_number(number: phonenumbers.PhoneNumber) -> bool:
+    """A well-formed UK number. `is_valid_number` rejects Ofcom's drama ranges (0115 496
+    0xxx, 01632 960xxx, 07700 900xxx...), which practices' examples and test mail use, so a
+    number counts when it is valid, or when it is possible for GB with the ten national
+    digits and the leading digit (01/02/03/05/07/08/09) of a UK number. Nine or eleven
+    national digits and junk stay invalid unless phonenumbers knows the range (0800 xxx xxx)."""
+    if number.country_code != 44:
+        return False
+    if phonenumbers.is_valid_number(number):
+        return True
+    national = str(number.national_number)
+    return (
+        len(national) == 10
+        and national[0] in "1235789"
+        and not number.italian_leading_zero
+        and phonenumbers.is_possible_number(number)
+    )
+
+
 def phone_is_valid(value: str) -> bool:
     try:
         number = phonenumbers.parse(value, "GB")
     except phonenumbers.NumberParseException:
         return False
-    return phonenumbers.is_valid_number(number) and number.country_code == 44
+    return _is_uk_number(number)
 
 
 def find_phones(text: str) -> list[str]:

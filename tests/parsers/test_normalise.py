@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pcse_intake.parsers import normalise as nf
 
 
@@ -21,6 +23,35 @@ def test_uk_numbers_become_e164() -> None:
 def test_an_invalid_number_keeps_its_digits_in_the_same_form() -> None:
     assert nf.phone("0113 496 07123") == "+4411349607123"
     assert not nf.phone_is_valid("+4411349607123")
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "0115 496 0123",
+        "0116 496 0999",
+        "01632 960123",
+        "0118 496 0555",
+        "0191 498 0123",
+        "028 9649 6123",
+        "029 2018 0123",
+        "020 7946 0123",
+        "07700 900123",
+        "+44 (0)113 496 0682",
+    ],
+)
+def test_ofcom_drama_ranges_are_valid_uk_numbers(written: str) -> None:
+    value = nf.phone(written)
+    assert value is not None and value.startswith("+44") and len(value) == 13
+    assert nf.phone_is_valid(value)
+
+
+@pytest.mark.parametrize(
+    "written", ["0113 496 012", "0113 496 01234", "0600 123 4567", "+33 1 23 45 67 89"]
+)
+def test_short_long_and_foreign_numbers_stay_invalid(written: str) -> None:
+    value = nf.phone(written)
+    assert value is not None and not nf.phone_is_valid(value)
 
 
 def test_address_over_lines_becomes_one_line_with_postcode_last() -> None:
