@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+import phonenumbers
 from sqlalchemy.orm import Session
 
 from pcse_intake.parsers import RequestKind
@@ -36,13 +38,24 @@ def number_on_record(session: Session, request: Request) -> NumberOnRecord | Non
     return None
 
 
-def numbers_in_email(request: Request) -> list[str]:
-    """Numbers the e-mail gave: shown to staff as unverified, never used as the call-back."""
+def numbers_in_email(request: Request, texts: Iterable[str] = ()) -> list[str]:
+    """Numbers the e-mail gave: shown to staff as unverified, never used as the call-back.
+
+    Both the parsed phone fields and any number written anywhere in the e-mail's text
+    ("call me on 07700 900123", a signature) count: a fraudster's number can sit anywhere.
+    """
     found: list[str] = []
     for role in CALL_ORDER[RequestKind(request.kind)]:
         phone = get_path(request.fields, f"{role}.phone")
         if phone and phone not in found:
             found.append(phone)
+    for text in texts:
+        for match in phonenumbers.PhoneNumberMatcher(
+            text, "GB", leniency=phonenumbers.Leniency.POSSIBLE
+        ):
+            e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+            if e164 not in found:
+                found.append(e164)
     return found
 
 

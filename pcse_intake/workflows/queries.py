@@ -273,6 +273,7 @@ def request_detail(session: Session, ref: str) -> RequestDetail:
     """One request in full, for `requests show` and the console's request page."""
     request = load_request(session, ref, lock=False)
     on_record = number_on_record(session, request)
+    messages = _messages(session, request)
     return RequestDetail(
         ref=request.ref,
         kind=request.kind,
@@ -298,11 +299,13 @@ def request_detail(session: Session, ref: str) -> RequestDetail:
         if on_record
         else None,
         numbers_in_email=tuple(
-            n for n in numbers_in_email(request) if not on_record or n != on_record.phone
+            n
+            for n in numbers_in_email(request, (m.full_text or m.body_text for m in messages))
+            if not on_record or n != on_record.phone
         ),
         changes=_changes(session, request),
         effect_note=_effect_note(request),
-        messages=_messages(session, request),
+        messages=messages,
         calls=tuple(
             CallLine(c.at, c.staff, c.phone, c.phone_on_record, c.outcome, c.notes)
             for c in session.scalars(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -70,6 +71,19 @@ def test_detail_offers_only_the_registry_number_and_marks_the_emails_number(
             "before": None,
             "after": data["history"][0]["after"],
         }
+
+
+def test_a_number_written_anywhere_in_the_email_is_marked_unverified(
+    ready: TestDatabase, feed: Feed
+) -> None:
+    # A fraudster's "call me on ..." can sit in the prose or the signature, not only in a field.
+    parsed = email_change()
+    text = "Please update our address.\nCall me on 07700 900123 if anything is unclear.\n"
+    with transaction(ready.sessions) as s:
+        ref = feed(s, replace(parsed, full_text=text, body_text=text)).request_ref or ""
+        detail = request_detail(s, ref)
+        assert "+447700900123" in detail.numbers_in_email
+        assert detail.number_to_call not in detail.numbers_in_email
 
 
 def test_detail_shows_corrections_calls_and_the_cooling_off_period(
