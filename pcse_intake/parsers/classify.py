@@ -77,6 +77,8 @@ def classify(subject: str, text: str) -> RequestKind:
         _SET_UP.search(both) and (nf.find_ods(text) or nf.POSTCODE.search(text))
     )
     email = bool(_EMAIL_CHANGE.search(both)) and bool(_CHANGE_VERB.search(both))
+    if email and _PHONE_CHANGE.search(both) and not _asks_email_change(both):
+        email = False  # a new phone number, the mailbox only mentioned: not an e-mail change
     email = email or _old_and_new_addresses(text)
     extend = extend or (_existing_and_new_sections(text) and not _ALREADY_CONTACT.search(text))
     if branch and email and _email_change_shape(text) and not _branch_request(both, text):
@@ -98,6 +100,31 @@ def classify(subject: str, text: str) -> RequestKind:
     if details and len(_SETUP_FIELD.findall(text)) >= 4 and nf.find_ods(text):
         return RequestKind.NEW_PRACTICE_SETUP  # an organisation's set-up details, unprompted
     return RequestKind.UNKNOWN
+
+
+_PHONE_CHANGE = re.compile(
+    r"\b(?:new|chang\w*|updat\w*|different)\b[^.\n]{0,40}\b(?:tele)?phone (?:number|no)\b|"
+    r"\b(?:tele)?phone (?:number|no)\b[^.\n]{0,40}\b(?:chang\w*|updat\w*|is now|will be)\b",
+    re.I,
+)
+_UNCHANGED = re.compile(
+    r"\b(?:stays?|remains?|staying|remaining) (?:the same|unchanged)\b|\bunchanged\b|"
+    r"\bhas not changed\b|\bhasn'?t changed\b|\bno change\b",
+    re.I,
+)
+
+
+def _asks_email_change(both: str) -> bool:
+    """The ask itself: one sentence (the subject is one) naming the practice mailbox with a
+    change verb, and not saying it stays the same."""
+    for sentence in re.split(r"(?<=[.!?])\s+|\n", both):
+        if (
+            _EMAIL_CHANGE.search(sentence)
+            and _CHANGE_VERB.search(sentence)
+            and not _UNCHANGED.search(sentence)
+        ):
+            return True
+    return False
 
 
 # Layout cues that say what is asked even when no sentence does.
