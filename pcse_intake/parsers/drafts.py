@@ -119,6 +119,7 @@ class Extraction:
     drafts: dict[str, Draft] = field(default_factory=dict)
     loose_emails: list[str] = field(default_factory=list)
     signer: str | None = None  # the sender's name with title, as the signature writes it
+    signer_plain: str | None = None  # an untitled name the sign-off gives ('Nikhil Patel')
 
     def draft(self, role: str) -> Draft:
         return self.drafts.setdefault(role, Draft())

@@ -22,7 +22,9 @@ def extract(
     """
     if kind is RequestKind.UNKNOWN:
         return {}
-    ex = Extraction(kind, sender, signer=signer(signature))
+    ex = Extraction(
+        kind, sender, signer=signer(signature), signer_plain=signer(signature, titled=False)
+    )
     prose = labelled_pass(ex, text)
     prose_pass(ex, prose)
     _subject_pass(ex, subject)

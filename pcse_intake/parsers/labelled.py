@@ -39,12 +39,15 @@ def _split_label(line: str) -> tuple[str, str] | None:
 
 def labelled_pass(ex: Extraction, text: str) -> list[str]:
     """Read `label: value` lines and section headings; return the lines left for prose."""
-    lines = [_BULLET.sub("", ln).strip() for ln in text.split("\n")]
+    raw_lines = text.split("\n")
+    bulleted = [bool(_BULLET.match(ln)) for ln in raw_lines]
+    lines = [_BULLET.sub("", ln).strip() for ln in raw_lines]
     primary = PRIMARY[ex.kind]
     context = primary
     sectioned = False  # a heading or a party label has opened a section
     prose: list[str] = []
-    pending: tuple[str, str] | None = None  # (field, role) of a label whose value follows
+    # (field, role, label) of a label whose value follows on the next line(s)
+    pending: tuple[str, str, str] | None = None
     open_address: tuple[Draft, list[str]] | None = None
     i = 0
     while i < len(lines):
@@ -80,7 +83,11 @@ def labelled_pass(ex: Extraction, text: str) -> list[str]:
             heading = fld == "name" or re.search(
                 r"\b(?:already|also|currently)\b|^details\b", split[0], re.I
             )
-            pending = None if generic is not None and heading else (fld, ex.role(generic, context))
+            pending = (
+                None
+                if generic is not None and heading
+                else (fld, ex.role(generic, context), split[0])
+            )
             open_address = None
             continue
         bare = line.rstrip(":").strip()
@@ -93,16 +100,26 @@ def labelled_pass(ex: Extraction, text: str) -> list[str]:
         ):
             context = ex.role(generic, context)  # a heading: "Details of your branch practice"
             sectioned = True
-            pending = None
+            fld_h = field_of(bare)
+            # "Branch address" / "- The existing practice telephone number": a heading that
+            # is also a label, its value on the next line(s)
+            pending = (fld_h, context, bare) if fld_h and fld_h != "name" else None
+            open_address = None
             continue
-        fld_alone = field_of(bare) if len(bare.split()) <= 5 and not split else None
+        fld_alone = field_of(bare) if _label_alone(bare, bulleted[i - 1], split) else None
         if fld_alone and not nf.find_emails(bare) and not any(ch.isdigit() for ch in bare):
-            pending = (fld_alone, ex.role(role_of(bare), context))
+            pending = (fld_alone, ex.role(role_of(bare), context), bare)
+            open_address = None
             continue
         if pending is not None:
-            fld_p, role_p = pending
-            open_address = _apply(ex, role_p, fld_p, fld_p, line)
+            fld_p, role_p, label_p = pending
+            if fld_p == "contact_email" and re.search(r"(?i)\bname\b", label_p):
+                fld_p = "contact_name"  # "Main contact name and email": _contact reads both
+            open_address = _apply(ex, role_p, fld_p, label_p, line)
             pending = None
+            if fld_p == "contact_name" and "mail" in label_p.lower() and "@" not in line:
+                # "Main contact name and email" / "Dr X" / "x@nhs.net": the e-mail follows
+                pending = ("contact_email", role_p, label_p)
             continue
         if open_address is not None:
             draft, parts = open_address
@@ -119,6 +136,20 @@ def labelled_pass(ex: Extraction, text: str) -> list[str]:
             continue
         prose.append(line)
     return prose
+
+
+def _label_alone(bare: str, bulleted: bool, split: tuple[str, str] | None) -> bool:
+    """A label on its own line: short, or a longer FAQ bullet ('- The name of your existing
+    practice') or a line ending in a colon, which is not a sentence."""
+    words = len(bare.split())
+    if words <= 5:
+        return split is None
+    return (
+        words <= 16
+        and (bulleted or split is not None)
+        and not re.search(r"[.?!]", bare)
+        and not re.match(r"(?i)(we|i|please|our|my|can|could|would)\b", bare)
+    )
 
 
 def _is_heading_role(label: str) -> bool:

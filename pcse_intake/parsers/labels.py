@@ -50,6 +50,7 @@ def normalise_label(label: str) -> str:
     label = label.replace("pratice", "practice").replace("practise", "practice")
     label = label.replace("adress", "address").replace("telphone", "telephone")
     label = label.replace("e mail", "email")
+    label = re.sub(r"\bpost[ -]code\b", "postcode", label)
     return " ".join(label.split()).strip(" .:-")
 
 

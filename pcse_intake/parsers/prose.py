@@ -284,7 +284,22 @@ def _self_as_contact(ex: Extraction, sentence: str, primary: str) -> None:
         ):
             draft = ex.draft("existing_practice")  # "I am already the main contact for X"
         draft.fill("contact_email", ex.sender)
-        draft.fill("contact_name", ex.signer or _sender_as_written(ex, sentence))
+        draft.fill(
+            "contact_name",
+            ex.signer
+            or _sender_as_written(ex, sentence)
+            or _contact_named_for(ex, ex.sender)
+            or ex.signer_plain,
+        )
+
+
+def _contact_named_for(ex: Extraction, address: str | None) -> str | None:
+    """The name another party's contact with the same address was given ('Main contact:
+    Mr Nikhil Patel, nikhil.patel2@nhs.net' then 'I am already the main contact at ...')."""
+    for draft in ex.drafts.values():
+        if address and draft.contact_email == address and draft.contact_name:
+            return draft.contact_name
+    return None
 
 
 def _sender_as_written(ex: Extraction, sentence: str) -> str | None:
@@ -320,12 +335,21 @@ def we_from_signature(ex: Extraction, signature: str) -> None:
             return
 
 
-def signer(signature: str) -> str | None:
-    """A titled name in the sign-off ('Mrs Jane Doe', 'Dr Sam Hill MRCGP')."""
+_PLAIN_NAME = re.compile(r"[A-Z][a-z'\u2019-]{1,30}(?: [A-Z][a-z'\u2019-]{1,30}){1,2}")
+
+
+def signer(signature: str, *, titled: bool = True) -> str | None:
+    """A titled name in the sign-off ('Mrs Jane Doe', 'Dr Sam Hill MRCGP'); with
+    `titled=False`, a line that is only a first name and surname ('Nikhil Patel MPharm')."""
     for line in signature.split("\n")[:4]:
-        person = PERSON.match(line.strip())
-        if person:
-            return nf.person_name(person.group(0))
+        if titled:
+            person = PERSON.match(line.strip())
+            if person:
+                return nf.person_name(person.group(0))
+            continue
+        name = nf.person_name(re.sub(r"^\W*(?:regards|thanks|best wishes)\W*", "", line))
+        if _PLAIN_NAME.fullmatch(name) and not ORG_WORDS.search(name):
+            return name
     return None
 
 

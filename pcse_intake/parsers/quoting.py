@@ -164,7 +164,7 @@ def _paragraph(lines: list[str], start: int) -> str:
 
 def _signature_start(lines: list[str], sender_names: tuple[str, ...]) -> int:
     """The line where the sign-off begins: a valediction, or the sender's own name alone
-    on a line, in the last MAX_SIGNATURE_LINES non-empty lines."""
+    on a line opening a paragraph, in the last MAX_SIGNATURE_LINES non-empty lines."""
     filled = [i for i, ln in enumerate(lines) if ln.strip()]
     tail = filled[-MAX_SIGNATURE_LINES:]
     names = {n.lower() for n in sender_names if n}
@@ -175,8 +175,8 @@ def _signature_start(lines: list[str], sender_names: tuple[str, ...]) -> int:
         if _VALEDICTION.match(line) and len(line) <= 60:
             return i
         bare = re.sub(r"^(dr|mr|mrs|ms|miss|mx|prof)\.?\s+", "", line.rstrip(",.!").lower())
-        if names and bare in names:
-            return i
+        if names and bare in names and (i == 0 or not lines[i - 1].strip()):
+            return i  # the name opens its own paragraph; after a label it is a value
     return len(lines)
 
 
