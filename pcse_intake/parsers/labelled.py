@@ -123,7 +123,12 @@ def labelled_pass(ex: Extraction, text: str) -> list[str]:
             continue
         if open_address is not None:
             draft, parts = open_address
-            if not _has_postcode_end(parts) and len(parts) < 6 and not nf.find_emails(line):
+            if (
+                not _has_postcode_end(parts)
+                and len(parts) < 6
+                and not nf.find_emails(line)
+                and (nf.POSTCODE.search(line) or not _NOT_AN_ADDRESS.search(line))
+            ):
                 parts.append(line)
                 draft.fill("address", nf.address(", ".join(parts)), force=True)
                 continue
@@ -219,6 +224,8 @@ def _apply(
     elif fld == "address":
         if nf.find_emails(value) and not nf.POSTCODE.search(value):
             return None
+        if not nf.POSTCODE.search(value) and _NOT_AN_ADDRESS.search(value):
+            return None  # "we're still waiting on the landlord to confirm the unit number"
         postcode = nf.POSTCODE.search(value)
         if postcode and value[postcode.end() :].strip(" .,;"):
             # "5 Green Lane, Leeds, LS7 3AB. Telephone 0113 496 0200": the rest is more facts
@@ -251,6 +258,16 @@ def _apply(
         elif not _ORG_MAILBOX_LABEL.search(label):
             draft.fill("contact_email", emails[0])
     return None
+
+
+# A value under an address label that is a sentence, not an address: no postcode and the
+# words of a remark (a pronoun, "waiting", "confirm", "not yet"...). Lines of a real address
+# ("The Old Mill", "12 Mill Lane") hold none of them.
+_NOT_AN_ADDRESS = re.compile(
+    r"(?i)\b(?:we|we're|we\u2019re|we've|i|i'm|i\u2019m|our|us|they|still|waiting|wait|"
+    r"confirm(?:ed)?|not yet|yet to|once|soon|will|when|unknown|tbc|tba|don't|do not|"
+    r"haven't|have not|hasn't|has not|until)\b"
+)
 
 
 # "Practice email: x@nhs.net" in a set-up request is the practice's mailbox, not a contact's
