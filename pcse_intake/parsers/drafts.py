@@ -39,14 +39,22 @@ PRIMARY: dict[RequestKind, str] = {
 }
 
 TITLE = r"(?:Dr|Mr|Mrs|Ms|Miss|Mx|Prof|Professor|Rev|Sir|Dame)\.?"
+# Words that open a new sentence or line, never a surname ("Main contact: Dr Owen Price
+# The practice opens ..."), and code-like tokens ("C84"), end a name.
+_NOT_A_NAME_WORD = (
+    r"(?!(?:The|This|That|These|We|Our|Please|It|He|She|They|I|Thanks|Thank|Kind|Many|"
+    r"Regards|Best|Mobile|Tel|Telephone|Phone|Email|E-mail|Address|Main|Practice|ODS|"
+    r"Code|Who|Which|As|And|Or|From|To|On|At|In|Is|Will|Can)\b)(?![A-Z]{1,2}\d)"
+)
 PERSON = re.compile(
     rf"\b{TITLE}\s{{1,3}}[A-Z][\w'\u2019-]{{0,40}}"
-    rf"(?:\s{{1,3}}(?:[A-Z][\w'\u2019-]{{0,40}}|de|van|von|du|da|le|la|bin|al)){{0,3}}"
+    rf"(?:[ \t]{{1,3}}(?:{_NOT_A_NAME_WORD}[A-Z][\w'\u2019-]{{0,40}}|de|van|von|der|den|"
+    rf"du|da|di|del|le|la|bin|al)){{0,3}}"
 )
 NAME_WORD = r"[A-Z][\w'\u2019&.-]{0,40}"
 ORG_NAME = re.compile(
     rf"{NAME_WORD}(?:\s{{1,3}}(?:(?:upon|on|under|in|the|and|of|de|la|&)\s{{1,3}}){{0,3}}"
-    rf"{NAME_WORD}){{0,7}}"
+    rf"(?![A-Z]{{1,2}}\d){NAME_WORD}){{0,7}}"  # a code ('D82044', 'C84') ends the name
 )
 ORG_WORDS = re.compile(
     r"\b(surgery|practice|pharmacy|chemists?|dental|dentists?|opticians?|optometrists?|"
