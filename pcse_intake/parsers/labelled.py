@@ -206,6 +206,13 @@ def _apply(
         fld = "name"
     if _is_nothing(value):
         return None
+    if fld == "contact_name" and _ALREADY_CONTACT_AT.search(label):
+        # "Already main contact at: Stonebridge Surgery (E85 017)": the value is the practice
+        _composite(ex, draft, value, allow_name=True)
+        _copy_contact(ex, draft)
+        draft.fill("contact_email", ex.sender)
+        draft.fill("contact_name", ex.signer)
+        return None
     if fld == "name":
         _composite(ex, draft, value, allow_name=True)
     elif fld == "ods_code":
@@ -287,6 +294,10 @@ def _is_nothing(value: str) -> bool:
     )
 
 
+_ALREADY_CONTACT_AT = re.compile(
+    r"(?i)\b(?:already|also|currently|existing)\b.{0,30}\bmain contact\b.{0,20}\b(?:at|for|of)\b"
+    r"|\bmain contact\b.{0,20}\b(?:at|for|of)\b.{0,20}\b(?:existing|other|current)\b"
+)
 _AS_ABOVE = re.compile(r"^\W*(?:the\s+)?same(?:\s+as)?\b|^\W*as\s+above\b", re.I)
 
 

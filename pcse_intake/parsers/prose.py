@@ -251,9 +251,17 @@ _MY_EMAIL = re.compile(
     re.I,
 )
 _I_AM_CONTACT = re.compile(
-    r"\b(?:I am|I'm|I\u2019m)\s+(?:the\s+|their\s+|its\s+|(?:currently|already)\s+the\s+)?"
-    r"(?:existing\s+|current\s+)?main contact\b|\bmain contact (?:will be|is) (?:me|myself)\b",
+    r"\b(?:I am|I'm|I\u2019m|I will be|I'll be|I\u2019ll be|I shall be|I would be|I'd be|"
+    r"I would like to be|I'd like to be|I\u2019d like to be|I will act as|I will remain)\s+"
+    r"(?:the\s+|their\s+|its\s+|(?:currently|already|also)\s+(?:the\s+)?)?"
+    r"(?:existing\s+|current\s+|nominated\s+)?main contact\b|"
+    r"\bmain contact (?:will be|is|should be) (?:me|myself)\b",
     re.I,
+)
+# "She is already the main contact at Evington Pharmacy": the person just named
+_ALSO_CONTACT = re.compile(
+    r"(?:\b(?i:he|she|they|who)|(?P<person>" + PERSON.pattern + r"))\s+(?i:is|are)\s+"
+    r"(?:(?i:also|already|currently)\s+)+(?i:the\s+|a\s+)?(?i:main contact)\b"
 )
 
 
@@ -277,6 +285,17 @@ def _self_as_contact(ex: Extraction, sentence: str, primary: str) -> None:
         draft.fill("contact_name", nf.person_name(named.group("name")))
         if named.group("email"):
             draft.fill("contact_email", named.group("email").lower())
+    also = _ALSO_CONTACT.search(sentence) if ex.kind is RequestKind.NEW_PRACTICE_SETUP else None
+    if also:
+        existing = ex.draft("existing_practice")
+        if also.group("person"):
+            name = nf.person_name(also.group("person"))
+            existing.fill("contact_name", name)
+            existing.fill("contact_email", _email_of(ex, name))
+        else:
+            just_named = ex.draft("new_practice")  # the person just named for the new practice
+            existing.fill("contact_name", just_named.contact_name)
+            existing.fill("contact_email", just_named.contact_email)
     me = _I_AM_CONTACT.search(sentence)
     if me:
         if ex.kind is RequestKind.NEW_PRACTICE_SETUP and re.search(
@@ -291,6 +310,14 @@ def _self_as_contact(ex: Extraction, sentence: str, primary: str) -> None:
             or _contact_named_for(ex, ex.sender)
             or ex.signer_plain,
         )
+
+
+def _email_of(ex: Extraction, name: str) -> str | None:
+    """The address already given for a contact of that name."""
+    for draft in ex.drafts.values():
+        if draft.contact_name and draft.contact_name.casefold() == name.casefold():
+            return draft.contact_email
+    return None
 
 
 def _contact_named_for(ex: Extraction, address: str | None) -> str | None:
