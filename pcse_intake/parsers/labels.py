@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # Generic roles a label or heading may point at; extract.py maps them onto each kind's roles.
 MAIN, BRANCH, EXISTING, NEW = "main", "branch", "existing", "new"
@@ -44,12 +45,66 @@ _CURRENT_WORD = re.compile(r"\b(current|old|existing|present|from|previous|was)\
 _NEW_WORD = re.compile(r"\b(new|to|future|replacement|will be)\b")
 
 
+# The words labels are made of; a typed word one slip away from one of them ('naem',
+# 'cdoe', 'contcat', 'emial', 'telphone', 'orgnaisation') reads as that word.
+_LABEL_WORDS = (
+    "practice",
+    "name",
+    "contact",
+    "email",
+    "address",
+    "telephone",
+    "phone",
+    "code",
+    "organisation",
+    "organization",
+    "type",
+    "branch",
+    "main",
+    "existing",
+    "current",
+    "pharmacy",
+    "surgery",
+    "postcode",
+    "number",
+    "details",
+)
+
+
+def _one_slip(word: str, target: str) -> bool:
+    """Two swapped neighbours, one letter wrong in a word of six or more, or one letter
+    missing or extra in a word of eight or more."""
+    if word == target:
+        return True
+    if len(word) == len(target):
+        diff = [i for i in range(len(word)) if word[i] != target[i]]
+        if len(diff) == 2 and diff[1] == diff[0] + 1:
+            return word[diff[0]] == target[diff[1]] and word[diff[1]] == target[diff[0]]
+        return len(diff) == 1 and len(word) >= 6
+    if abs(len(word) - len(target)) != 1 or len(target) < 8:  # not 'contract' for 'contact'
+        return False
+    short, long_ = sorted((word, target), key=len)
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+
+
+@lru_cache(maxsize=4096)
+def _correct(word: str) -> str:
+    if len(word) < 4 or not word.isalpha() or word in _LABEL_WORDS:
+        return word
+    for target in _LABEL_WORDS:
+        if _one_slip(word, target):
+            return target
+    return word
+
+
 def normalise_label(label: str) -> str:
     label = label.lower().replace("\u2019", "'")
     label = re.sub(r"[*_•·>\[\]]", " ", label)
     label = label.replace("pratice", "practice").replace("practise", "practice")
     label = label.replace("adress", "address").replace("telphone", "telephone")
     label = label.replace("e mail", "email")
+    if len(label) <= 120:
+        label = re.sub(r"[a-z]{4,14}", lambda m: _correct(m.group(0)), label)
     label = re.sub(r"\bpost[ -]code\b", "postcode", label)
     return " ".join(label.split()).strip(" .:-")
 

@@ -50,3 +50,23 @@ def test_label_points_at_its_party(label: str, role: str | None) -> None:
 
 def test_prose_is_not_a_label() -> None:
     assert field_of("Wendy, please ask PCSE to switch us over and thank them for me " * 3) is None
+
+
+@pytest.mark.parametrize(
+    ("label", "field"),
+    [
+        ("Main pracitce naem", "name"),
+        ("Branch ODS cdoe", "ods_code"),
+        ("Main contcat", "contact_name"),
+        ("Main contact emial", "contact_email"),
+        ("Orgnaisation type", "org_type"),
+        ("Post code", "address"),
+    ],
+)
+def test_a_label_word_one_slip_away_still_reads(label: str, field: str) -> None:
+    assert field_of(label) == field
+
+
+def test_a_different_word_is_not_a_slip() -> None:
+    assert field_of("Contract") is None
+    assert field_of("Notes") is None
