@@ -53,7 +53,7 @@ PERSON = re.compile(
 )
 NAME_WORD = r"[A-Z][\w'\u2019&.-]{0,40}"
 ORG_NAME = re.compile(
-    rf"{NAME_WORD}(?:\s{{1,3}}(?:(?:upon|on|under|in|the|and|of|de|la|&)\s{{1,3}}){{0,3}}"
+    rf"(?![A-Z]{{1,2}}\d){NAME_WORD}(?:\s{{1,3}}(?:(?:upon|on|under|in|the|and|of|de|la|&)\s{{1,3}}){{0,3}}"
     rf"(?![A-Z]{{1,2}}\d){NAME_WORD}){{0,7}}"  # a code ('D82044', 'C84') ends the name
 )
 ORG_WORDS = re.compile(

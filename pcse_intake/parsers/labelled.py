@@ -17,6 +17,7 @@ from pcse_intake.parsers.drafts import (
 )
 from pcse_intake.parsers.labels import field_of, role_of
 from pcse_intake.parsers.model import RequestKind
+from pcse_intake.parsers.prose import says_i_am_contact, sender_as_contact
 
 _SEPARATOR = re.compile(r"[ \t]{0,8}(?::|\s[-\u2013\u2014=]\s|\t{1,8}|[ \t]{3,8})[ \t]{0,8}")
 _BULLET = re.compile(r"^\s*(?:[-*\u2022\u00b7\u25aa\u25cf\u2013>o]\s+|\d{1,2}[.)]\s+)")
@@ -90,6 +91,15 @@ def labelled_pass(ex: Extraction, text: str) -> list[str]:
             )
             open_address = None
             continue
+        if not split and says_i_am_contact(line):
+            if context != primary or sectioned:
+                # "I am the main contact for the branch" under the branch's heading
+                sender_as_contact(ex, ex.draft(_contact_section(ex, context, line)), line)
+                prose.append("")
+            else:
+                prose.append(line)  # a sentence, not a heading; prose reads whose contact
+            pending = None
+            continue
         bare = line.rstrip(":").strip()
         generic = role_of(bare)
         if (
@@ -141,6 +151,12 @@ def labelled_pass(ex: Extraction, text: str) -> list[str]:
             continue
         prose.append(line)
     return prose
+
+
+def _contact_section(ex: Extraction, context: str, line: str) -> str:
+    """The party a sentence inside a section names ('... for the branch'), else the section's."""
+    generic = role_of(line)
+    return ex.role(generic, context) if generic is not None else context
 
 
 def _label_alone(bare: str, bulleted: bool, split: tuple[str, str] | None) -> bool:
@@ -225,9 +241,15 @@ def _apply(
                 draft.fill("ods_code", token.upper())
     elif fld == "org_type":
         draft.fill("org_type", nf.org_type(value))
-    elif fld == "address" and re.fullmatch(r"(?i)\W*post\s?code\W*", label) and draft.address:
-        # "Address: 1 High St, Leeds" then "Postcode: LS1 1AA"
+    elif (
+        fld == "address"
+        and _ADDRESS_PART.fullmatch(label)
+        and draft.address
+        and not nf.POSTCODE.search(draft.address)
+    ):
+        # "Address: 1 High St" then "Town: Leeds", "Postcode: LS1 1AA" (postcode last)
         draft.fill("address", nf.address(f"{draft.address}, {value}"), force=True)
+        return (draft, [draft.address or ""])
     elif fld == "address":
         if nf.find_emails(value) and not nf.POSTCODE.search(value):
             return None
@@ -265,6 +287,13 @@ def _apply(
         elif not _ORG_MAILBOX_LABEL.search(label):
             draft.fill("contact_email", emails[0])
     return None
+
+
+# Labels for the later parts of an address already begun
+_ADDRESS_PART = re.compile(
+    r"(?i)\W*(?:post[ -]?code|(?:address\s+)?line\s*[2-6]|address\s*[2-6]|town(?:/city)?|city|"
+    r"county|locality)\W*"
+)
 
 
 # A value under an address label that is a sentence, not an address: no postcode and the

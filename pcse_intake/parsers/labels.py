@@ -136,7 +136,7 @@ def field_of(label: str) -> str | None:
         return "phone"
     if _CONTACT_WORD.search(text):
         return "contact_name"
-    if re.search(r"\baddress\b|\bpostcode\b|\blocation\b", text):
+    if re.search(r"\baddress\b|\bpostcode\b|\blocation\b|^(town|city|county|locality)$", text):
         if re.search(r"\bold\b|\bcurrent\b", text) and "practice address" not in text:
             return "address_or_current"
         if re.search(r"\bnew address\b", text):

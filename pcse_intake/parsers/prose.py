@@ -17,6 +17,7 @@ from pcse_intake.parsers.drafts import (
     PERSON,
     PRIMARY,
     SENTENCE_START_NOISE,
+    Draft,
     Extraction,
     is_org_named_after_people,
 )
@@ -302,14 +303,24 @@ def _self_as_contact(ex: Extraction, sentence: str, primary: str) -> None:
             r"(?i)\b(currently|already)\b", me.group(0)
         ):
             draft = ex.draft("existing_practice")  # "I am already the main contact for X"
-        draft.fill("contact_email", ex.sender)
-        draft.fill(
-            "contact_name",
-            ex.signer
-            or _sender_as_written(ex, sentence)
-            or _contact_named_for(ex, ex.sender)
-            or ex.signer_plain,
-        )
+        sender_as_contact(ex, draft, sentence)
+
+
+def says_i_am_contact(sentence: str) -> bool:
+    return _I_AM_CONTACT.search(sentence) is not None
+
+
+def sender_as_contact(ex: Extraction, draft: Draft, sentence: str) -> None:
+    """The sender is the party's contact: the From address, and the name the sign-off or
+    the text gives them."""
+    draft.fill("contact_email", ex.sender)
+    draft.fill(
+        "contact_name",
+        ex.signer
+        or _sender_as_written(ex, sentence)
+        or _contact_named_for(ex, ex.sender)
+        or ex.signer_plain,
+    )
 
 
 def _email_of(ex: Extraction, name: str) -> str | None:
