@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
 from email import policy
@@ -30,13 +31,29 @@ class PermanentFailure(Exception):
 
 
 class UnsafeHeader(PermanentFailure):
-    """A header value holds CR or LF: sending it could inject headers (fail closed)."""
+    """A header value holds CR, LF or another control character: sending it could inject
+    headers or be read differently by another parser (fail closed)."""
+
+
+def _unsafe_character(value: str) -> str | None:
+    """Why `value` must not be a header: a line break, or a control character (C0, DEL, C1,
+    NUL) or a Unicode line/paragraph separator, which some software treats as a line end."""
+    if "\r" in value or "\n" in value:
+        return "a line break"
+    for char in value:
+        if char != "\t" and unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+            return f"the control character U+{ord(char):04X}"
+    return None
 
 
 def build_message(
     email: ClaimedEmail, *, from_address: str, from_name: str, now: datetime
 ) -> EmailMessage:
     """The exact e-mail for an outbox row; raises UnsafeHeader rather than send a bad header."""
+    for part, given in (("display name", from_name), ("from address", from_address)):
+        unsafe = _unsafe_character(given)
+        if unsafe is not None:  # checked before formataddr could hide it in an encoded word
+            raise UnsafeHeader(f"our {part} holds {unsafe}; outbox row {email.id} refused")
     headers = {
         "From": formataddr((from_name, from_address)) if from_name else from_address,
         "To": email.to_addr,
@@ -53,9 +70,13 @@ def build_message(
     for name, value in headers.items():
         if value is None:
             continue
-        if "\r" in value or "\n" in value:
-            raise UnsafeHeader(f"{name} header holds a line break; outbox row {email.id} refused")
-        message[name] = value
+        unsafe = _unsafe_character(value)
+        if unsafe is not None:
+            raise UnsafeHeader(f"{name} header holds {unsafe}; outbox row {email.id} refused")
+        try:
+            message[name] = value
+        except ValueError as exc:  # the email package refused it: never let it stop a round
+            raise UnsafeHeader(f"{name} header refused ({exc}); outbox row {email.id}") from exc
     message.set_content(email.body_text)
     if email.body_html:
         message.add_alternative(email.body_html, subtype="html")
