@@ -10,10 +10,9 @@ from sqlalchemy.orm import Session
 
 from pcse_intake.parsers import ROLES, RequestKind
 from pcse_intake.workflows.fields import describe, get_path
-from pcse_intake.workflows.models import Organisation, Request, format_ref
+from pcse_intake.workflows.models import Organisation, Person, Request, format_ref
 from pcse_intake.workflows.registry import (
     branch_parent_code,
-    is_main_contact,
     main_contacts,
     organisation,
 )
@@ -47,6 +46,23 @@ SUBJECT_ROLE: dict[RequestKind, str] = {
 }
 # Roles that must already be on the registry (the others are what the request creates).
 EXISTING_ROLES = frozenset({"practice", "existing_practice", "main_practice"})
+
+
+class _Contacts:
+    """Main contacts per organisation, read once per check run (several checks ask)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._held: dict[int, list[Person]] = {}
+
+    def of(self, org: Organisation) -> list[Person]:
+        if org.id not in self._held:
+            self._held[org.id] = main_contacts(self.session, org)
+        return self._held[org.id]
+
+    def has(self, org: Organisation, email: str | None) -> bool:
+        """`registry.is_main_contact`, from the memo."""
+        return bool(email) and any(p.email == (email or "").lower() for p in self.of(org))
 
 
 def problem(code: str, field: str | None, message: str) -> dict[str, Any]:
@@ -100,14 +116,15 @@ def registry_problems(
                     f"the e-mail says {name!r} but the registry holds {org.name!r} for {code}",
                 )
             )
-    out.extend(_kind_checks(session, kind, fields, orgs))
-    out.extend(_sender_checks(session, kind, sender, orgs))
+    contacts = _Contacts(session)
+    out.extend(_kind_checks(contacts, kind, fields, orgs))
+    out.extend(_sender_checks(contacts, kind, sender, orgs))
     out.extend(_duplicate_check(session, kind, fields, request_id))
     return out
 
 
 def _kind_checks(
-    session: Session, kind: RequestKind, fields: dict[str, Any], orgs: dict[str, Organisation]
+    contacts: _Contacts, kind: RequestKind, fields: dict[str, Any], orgs: dict[str, Organisation]
 ) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if kind is RequestKind.EMAIL_CHANGE and "practice" in orgs:
@@ -132,8 +149,8 @@ def _kind_checks(
     role = contact_roles.get(kind)
     if role and role in orgs:
         email = get_path(fields, f"{role}.main_contact.email")
-        if email and not is_main_contact(session, orgs[role], email):
-            held = ", ".join(p.email for p in main_contacts(session, orgs[role])) or "nobody"
+        if email and not contacts.has(orgs[role], email):
+            held = ", ".join(p.email for p in contacts.of(orgs[role])) or "nobody"
             out.append(
                 problem(
                     "main_contact_not_on_record",
@@ -143,7 +160,7 @@ def _kind_checks(
                 )
             )
     if kind is RequestKind.BRANCH_SETUP:
-        out.extend(_branch_checks(session, fields, orgs))
+        out.extend(_branch_checks(contacts, fields, orgs))
     target_role = {
         RequestKind.MAIN_CONTACT_EXTENSION: ("new_practice", "existing_practice"),
         RequestKind.NEW_PRACTICE_SETUP: ("new_practice", "new_practice"),
@@ -151,7 +168,7 @@ def _kind_checks(
     if target_role and target_role[0] in orgs:
         email = get_path(fields, f"{target_role[1]}.main_contact.email")
         org = orgs[target_role[0]]
-        if email and is_main_contact(session, org, email):
+        if email and contacts.has(org, email):
             out.append(
                 problem(
                     "already_true",
@@ -163,7 +180,7 @@ def _kind_checks(
 
 
 def _branch_checks(
-    session: Session, fields: dict[str, Any], orgs: dict[str, Organisation]
+    contacts: _Contacts, fields: dict[str, Any], orgs: dict[str, Organisation]
 ) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     branch_code = get_path(fields, "branch.ods_code")
@@ -186,7 +203,7 @@ def _branch_checks(
             )
         )
     email = get_path(fields, "branch.main_contact.email")
-    if branch is not None and email and is_main_contact(session, branch, email):
+    if branch is not None and email and contacts.has(branch, email):
         out.append(
             problem(
                 "already_true",
@@ -206,7 +223,7 @@ _SENDER_ROLES: dict[RequestKind, tuple[str, ...]] = {
 
 
 def _sender_checks(
-    session: Session, kind: RequestKind, sender: str | None, orgs: dict[str, Organisation]
+    contacts: _Contacts, kind: RequestKind, sender: str | None, orgs: dict[str, Organisation]
 ) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if not sender:
@@ -220,9 +237,7 @@ def _sender_checks(
             )
         )
     known = [orgs[r] for r in _SENDER_ROLES[kind] if r in orgs]
-    if known and not any(
-        sender == org.email or is_main_contact(session, org, sender) for org in known
-    ):
+    if known and not any(sender == org.email or contacts.has(org, sender) for org in known):
         codes = ", ".join(o.ods_code for o in known)
         out.append(
             problem(

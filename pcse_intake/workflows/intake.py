@@ -29,6 +29,7 @@ from pcse_intake.workflows.models import (
     RequestState,
     format_ref,
 )
+from pcse_intake.workflows.outbox import collect_enqueued
 from pcse_intake.workflows.progress import advance
 from pcse_intake.workflows.replies import ask_for_missing
 from pcse_intake.workflows.reply_answers import answers
@@ -73,12 +74,15 @@ def record_message(
     source: MessageSource | None = None,
     acknowledge: bool = True,
     origin: str = "imap",
+    parsed: ParsedEmail | None = None,
 ) -> IntakeResult:
     """Everything for one message, inside the caller's transaction; idempotent.
 
     The raw bytes and their sha256 are stored first; then the parse, dedupe, the new request
     or the merge into an existing one, the registry checks, the state, history and outbox.
     The same bytes again (or the same IMAP location) report `duplicate` and queue nothing.
+    `parsed` is `parse(raw, parse_options(settings))` when the caller already has it (the
+    poller parses a batch in another process); otherwise the message is parsed here.
     """
     digest = hashlib.sha256(raw).hexdigest()
     existing = _existing(session, digest, source)
@@ -91,8 +95,12 @@ def record_message(
             request_ref=_ref_of(existing),
             outbox_ids=(),
         )
+    if existing is not None and existing.sha256 != digest:
+        parsed = None  # the row found by its IMAP location holds other bytes: parse those
     row = existing or _store(session, raw, digest, source=source, origin=origin, now=now)
-    return process_stored(session, row, settings=settings, now=now, acknowledge=acknowledge)
+    return process_stored(
+        session, row, settings=settings, now=now, acknowledge=acknowledge, parsed=parsed
+    )
 
 
 def record_failure(
@@ -138,10 +146,49 @@ def process_stored(
     now: datetime,
     acknowledge: bool = True,
     actor: str = "system",
+    parsed: ParsedEmail | None = None,
 ) -> IntakeResult:
-    """Parse a stored message and file it: a new request, a reply, triage or automated."""
+    """Parse a stored message and file it: a new request, a reply, triage or automated.
+
+    `parsed`, when given, must be the parse of `row.raw` with `parse_options(settings)`.
+    """
     assert row.raw is not None, "a purged message cannot be processed"
-    parsed = parse(row.raw, parse_options(settings))
+    options = parse_options(settings)
+    if parsed is None:
+        parsed = parse(row.raw, options)
+    with collect_enqueued(session) as queued:
+        _file(
+            session,
+            row,
+            parsed,
+            options,
+            settings=settings,
+            now=now,
+            acknowledge=acknowledge,
+            actor=actor,
+        )
+        session.flush()
+    return IntakeResult(
+        message_id=row.id,
+        status=MessageStatus(row.status),
+        duplicate=False,
+        request_ref=_ref_of(row),
+        outbox_ids=_outbox_ids(queued, row.request_id),
+    )
+
+
+def _file(
+    session: Session,
+    row: InboundMessage,
+    parsed: ParsedEmail,
+    options: ParseOptions,
+    *,
+    settings: Settings,
+    now: datetime,
+    acknowledge: bool,
+    actor: str = "system",
+) -> None:
+    """Remember the parse and file the message: automated, triage, a reply or a new request."""
     _remember_parse(session, row, parsed)
     record(
         session,
@@ -151,9 +198,8 @@ def process_stored(
         message_id=row.id,
         note=f"{parsed.kind.value} from {parsed.sender or 'an unknown sender'}",
     )
-    before = _outbox_high_water(session)
     target = _thread_target(session, parsed)
-    ours = set(parse_options(settings).our_addresses)
+    ours = set(options.our_addresses)
     if parsed.automated or (parsed.sender or "") in ours:
         # Never answered (RFC 3834); linked for display when it names one of our requests.
         row.status = MessageStatus.AUTOMATED
@@ -188,14 +234,6 @@ def process_stored(
         )
         row.status = MessageStatus.REQUEST
         row.request_id = request.id
-    session.flush()
-    return IntakeResult(
-        message_id=row.id,
-        status=MessageStatus(row.status),
-        duplicate=False,
-        request_ref=_ref_of(row),
-        outbox_ids=_outbox_since(session, before, row.request_id),
-    )
 
 
 def open_request(
@@ -243,9 +281,10 @@ def open_request(
                 f" not {thread.sender}; it was not merged and must be verified on its own",
             )
         )
-    problems += registry_problems(
-        session, kind=kind, fields=fields, sender=row.sender, request_id=request.id
-    )
+    with session.no_autoflush:  # just flushed; only row.request_id is pending
+        problems += registry_problems(
+            session, kind=kind, fields=fields, sender=row.sender, request_id=request.id
+        )
     request.problems = problems
     record(
         session,
@@ -415,14 +454,16 @@ def _remember_parse(session: Session, row: InboundMessage, parsed: ParsedEmail) 
     }
     if row.message_id_header:
         # Message-ID is only a hint (an attacker controls it): same id, other bytes -> flag both.
-        others = list(
-            session.scalars(
-                select(InboundMessage).where(
-                    InboundMessage.message_id_header == row.message_id_header,
-                    InboundMessage.id != row.id,
+        # No autoflush: only this row has unflushed changes, and the query leaves it out.
+        with session.no_autoflush:
+            others = list(
+                session.scalars(
+                    select(InboundMessage).where(
+                        InboundMessage.message_id_header == row.message_id_header,
+                        InboundMessage.id != row.id,
+                    )
                 )
             )
-        )
         for other in others:
             other.message_id_collision = True
         row.message_id_collision = bool(others)
@@ -438,12 +479,13 @@ def _thread_target(session: Session, parsed: ParsedEmail) -> Request | None:
     ids = [i for i in (parsed.in_reply_to, *parsed.references) if i]
     if not ids:
         return None
-    request_id = session.scalar(
-        select(OutboxMessage.request_id)
-        .where(OutboxMessage.message_id_header.in_(ids), OutboxMessage.request_id.is_not(None))
-        .order_by(OutboxMessage.id.desc())
-        .limit(1)
-    )
+    with session.no_autoflush:  # outbox rows are flushed as they are queued (outbox.enqueue)
+        request_id = session.scalar(
+            select(OutboxMessage.request_id)
+            .where(OutboxMessage.message_id_header.in_(ids), OutboxMessage.request_id.is_not(None))
+            .order_by(OutboxMessage.id.desc())
+            .limit(1)
+        )
     return session.get(Request, request_id) if request_id is not None else None
 
 
@@ -455,18 +497,8 @@ def _ref_of(row: InboundMessage) -> str | None:
     return format_ref(row.request_id) if row.request_id is not None else None
 
 
-def _outbox_high_water(session: Session) -> int:
-    session.flush()
-    return session.scalar(select(OutboxMessage.id).order_by(OutboxMessage.id.desc()).limit(1)) or 0
-
-
-def _outbox_since(session: Session, high_water: int, request_id: int | None) -> tuple[int, ...]:
+def _outbox_ids(queued: list[OutboxMessage], request_id: int | None) -> tuple[int, ...]:
+    """The ids of the replies queued for this message's request (none for triage/automated)."""
     if request_id is None:
         return ()  # triage and automated mail are never answered
-    return tuple(
-        session.scalars(
-            select(OutboxMessage.id)
-            .where(OutboxMessage.id > high_water, OutboxMessage.request_id == request_id)
-            .order_by(OutboxMessage.id)
-        )
-    )
+    return tuple(sorted(r.id for r in queued if r.request_id == request_id))

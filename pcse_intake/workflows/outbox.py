@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,9 @@ from pcse_intake.workflows.models import OutboxMessage, OutboxStatus, Request
 
 AUTO_REPLIED = "auto-replied"  # RFC 3834: a reply to a message (acknowledgement, questions)
 AUTO_GENERATED = "auto-generated"  # RFC 3834: sent because of an event (staff decisions)
+
+# Where `collect_enqueued` keeps, in `Session.info`, the rows queued while it is open.
+_COLLECTOR = "pcse_outbox_collector"
 
 # A msg-id as RFC 5322 shapes it, with nothing that could end a header line.
 _MSG_ID = re.compile(r"^<[^<>\s]{1,250}>$")
@@ -75,7 +79,29 @@ def enqueue(
     )
     session.add(row)
     session.flush()
+    collector = session.info.get(_COLLECTOR)
+    if collector is not None:
+        collector.append(row)
     return row
+
+
+@contextmanager
+def collect_enqueued(session: Session) -> Iterator[list[OutboxMessage]]:
+    """The outbox rows `enqueue` adds to `session` inside the block, in order.
+
+    Lets a caller learn what it queued without asking the database for the newest ids.
+    """
+    previous = session.info.get(_COLLECTOR)
+    rows: list[OutboxMessage] = []
+    session.info[_COLLECTOR] = rows
+    try:
+        yield rows
+    finally:
+        if previous is None:
+            session.info.pop(_COLLECTOR, None)
+        else:
+            previous.extend(rows)
+            session.info[_COLLECTOR] = previous
 
 
 def new_message_id(from_address: str) -> str:

@@ -52,16 +52,20 @@ def threading(message: InboundMessage | None) -> tuple[str | None, list[str]]:
 
 
 def acknowledgements_today(session: Session, *, to: str, now: datetime) -> int:
-    return (
-        session.scalar(
+    """Acknowledgements queued to `to` in the last day (the per-sender cap).
+
+    No autoflush: outbox rows are flushed as they are queued (`outbox.enqueue`), so the
+    pending changes of the caller (request state, history) cannot change the count.
+    """
+    with session.no_autoflush:
+        count = session.scalar(
             select(func.count(OutboxMessage.id)).where(
                 OutboxMessage.template == "acknowledgement",
                 OutboxMessage.to_addr == to,
                 OutboxMessage.created_at > now - timedelta(days=1),
             )
         )
-        or 0
-    )
+    return count or 0
 
 
 def queue_reply(

@@ -4,22 +4,33 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pcse_intake.config import Settings, WorkflowSettings
+from pcse_intake.workflows import checks, registry
 from pcse_intake.workflows.db import transaction
-from pcse_intake.workflows.intake import MessageSource, record_failure
+from pcse_intake.workflows.intake import MessageSource, record_failure, record_message
 from pcse_intake.workflows.models import (
     HistoryEntry,
     InboundMessage,
     MessageStatus,
+    Organisation,
     OutboxMessage,
+    Person,
     Request,
     RequestState,
 )
 from tests.conftest import TestDatabase
-from tests.workflows.conftest import NOW, Feed, email_change, load_registry, unknown
+from tests.workflows.conftest import (
+    NOW,
+    Feed,
+    branch_setup,
+    email_change,
+    load_registry,
+    unknown,
+)
 
 
 def _request(session: Session, ref: str) -> Request:
@@ -329,3 +340,56 @@ def test_an_unsafe_sender_address_gets_no_reply_and_staff_are_told(
         assert _outbox(s) == [] and result.outbox_ids == ()
         [flag] = [p for p in request.problems if p["code"] == "cannot_reply"]
         assert "line breaks" in flag["message"]
+
+
+def test_a_parse_given_by_the_caller_is_used_and_the_bytes_are_not_parsed_again(
+    ready: TestDatabase, feed: Feed, settings: Settings
+) -> None:
+    # The poller parses a batch in another process and hands each parse in with its bytes.
+    raw = b"bytes the fake parser was never taught"
+    with transaction(ready.sessions) as s:
+        result = record_message(s, raw, settings=settings, now=NOW, parsed=email_change())
+        request = _request(s, result.request_ref or "")
+        assert request.fields["practice"]["new_email"] == "ouseburn.admin@nhs.net"
+        [ack] = _outbox(s)
+        assert result.outbox_ids == (ack.id,)
+
+
+def test_a_given_parse_is_ignored_when_the_location_holds_other_bytes(
+    ready: TestDatabase, feed: Feed, settings: Settings
+) -> None:
+    # A row left RECEIVED at this IMAP location holds other bytes: those are what is filed.
+    where = MessageSource("INBOX", 7, 42)
+    kept = b"the bytes kept at this location"
+    feed.teach(kept, email_change(new="kept.bytes@nhs.net"))
+    with transaction(ready.sessions) as s:
+        record_failure(s, kept, error="boom", now=NOW, source=where, max_attempts=5)
+    with transaction(ready.sessions) as s:
+        result = record_message(
+            s,
+            b"other bytes",
+            settings=settings,
+            now=NOW,
+            source=where,
+            parsed=email_change(new="other.bytes@nhs.net"),
+        )
+        request = _request(s, result.request_ref or "")
+        assert request.fields["practice"]["new_email"] == "kept.bytes@nhs.net"
+
+
+def test_the_registry_checks_read_an_organisations_main_contacts_once(
+    ready: TestDatabase, feed: Feed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A branch set-up asks about the main practice's contacts twice (the named contact and
+    # the sender); the second answer comes from the first.
+    asked: list[int] = []
+    real = registry.main_contacts
+
+    def counting(session: Session, org: Organisation) -> list[Person]:
+        asked.append(org.id)
+        return real(session, org)
+
+    monkeypatch.setattr(checks, "main_contacts", counting)
+    with transaction(ready.sessions) as s:
+        feed(s, branch_setup(sender="someone.else@nhs.net"))
+    assert asked and len(asked) == len(set(asked))

@@ -1,4 +1,4 @@
-"""Schema changes for the inbox worker and outbox sender.
+"""Schema changes for the inbox worker and outbox sender: the acknowledgement-cap index.
 
 Revision ID: 0003
 Revises: 0002
@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+from alembic import op
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -18,8 +17,13 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    # Every intake counts the acknowledgements sent to its sender in the last day.
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_outbox_ack_cap", ["to_addr", "template", "created_at"], unique=False
+        )
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_ack_cap")
