@@ -10,6 +10,9 @@ from typing import Any, TextIO
 
 # Field names that must never reach a log, whatever a caller passes by mistake.
 _SECRET_WORDS = ("password", "secret", "token", "body", "raw")
+# json.dumps(ensure_ascii=False) leaves these as they are, yet `str.splitlines`, JavaScript
+# and many log shippers end a line at them: escaped, a forged second event cannot appear.
+_LINE_ENDS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
 def event(logger: logging.Logger, name: str, *, level: int = logging.INFO, **fields: Any) -> None:
@@ -36,8 +39,8 @@ class JsonLineFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[1] is not None:
             error = record.exc_info[1]
             line["error"] = f"{type(error).__name__}: {error}"
-        # json.dumps escapes CR/LF and control characters: one event, one line, always.
-        return json.dumps(line, default=str, ensure_ascii=False)
+        # json.dumps escapes CR/LF and C0 controls, _LINE_ENDS the rest: one event, one line.
+        return json.dumps(line, default=str, ensure_ascii=False).translate(_LINE_ENDS)
 
 
 def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
