@@ -128,6 +128,7 @@ class Extraction:
     loose_emails: list[str] = field(default_factory=list)
     signer: str | None = None  # the sender's name with title, as the signature writes it
     signer_plain: str | None = None  # an untitled name the sign-off gives ('Nikhil Patel')
+    sender_signed: bool = True  # the sign-off is the sender's own (not 'jane.doe@' / 'Ahmed')
 
     def draft(self, role: str) -> Draft:
         return self.drafts.setdefault(role, Draft())

@@ -9,7 +9,13 @@ from pcse_intake.parsers import normalise as nf
 from pcse_intake.parsers.drafts import PRIMARY, Draft, Extraction
 from pcse_intake.parsers.labelled import labelled_pass
 from pcse_intake.parsers.model import Party, RequestKind
-from pcse_intake.parsers.prose import find_mentions, prose_pass, signer, we_from_signature
+from pcse_intake.parsers.prose import (
+    find_mentions,
+    prose_pass,
+    signed_by_sender,
+    signer,
+    we_from_signature,
+)
 
 
 def extract(
@@ -23,7 +29,11 @@ def extract(
     if kind is RequestKind.UNKNOWN:
         return {}
     ex = Extraction(
-        kind, sender, signer=signer(signature), signer_plain=signer(signature, titled=False)
+        kind,
+        sender,
+        signer=signer(signature),
+        signer_plain=signer(signature, titled=False),
+        sender_signed=signed_by_sender(signature, sender),
     )
     prose = labelled_pass(ex, text)
     prose_pass(ex, prose)

@@ -84,6 +84,9 @@ def labelled_pass(ex: Extraction, text: str) -> list[str]:
             heading = fld == "name" or re.search(
                 r"\b(?:already|also|currently)\b|^details\b", split[0], re.I
             )
+            if says_i_am_contact(split[0]):
+                # "I'm already main contact at another practice:" opens it, with me as contact
+                sender_as_contact(ex, ex.draft(context), line)
             pending = (
                 None
                 if generic is not None and heading

@@ -17,6 +17,7 @@ from pcse_intake.parsers.drafts import (
     PERSON,
     PRIMARY,
     SENTENCE_START_NOISE,
+    TITLE,
     Draft,
     Extraction,
     is_org_named_after_people,
@@ -313,7 +314,8 @@ def says_i_am_contact(sentence: str) -> bool:
 def sender_as_contact(ex: Extraction, draft: Draft, sentence: str) -> None:
     """The sender is the party's contact: the From address, and the name the sign-off or
     the text gives them."""
-    draft.fill("contact_email", ex.sender)
+    if ex.sender_signed:
+        draft.fill("contact_email", ex.sender)
     draft.fill(
         "contact_name",
         ex.signer
@@ -373,6 +375,30 @@ def we_from_signature(ex: Extraction, signature: str) -> None:
             return
 
 
+def signed_by_sender(signature: str, sender: str | None) -> bool:
+    """False when a personal mailbox (jane.doe@) is signed by someone else ('Thanks /
+    Ahmed'): then "I" is not the sender and the From address is not their address."""
+    if not sender:
+        return False
+    local = sender.split("@")[0].lower()
+    if not re.fullmatch(r"[a-z]+[._-][a-z]+\d*", local):
+        return True  # a shared or unusual mailbox: the sender is whoever signs
+    for line in signature.split("\n")[:3]:
+        line = re.sub(
+            r"(?i)^\W*(?:kind(?:est)? |best |warm )?(?:regards|thanks|thank you|"
+            r"many thanks|best wishes|cheers)\W*",
+            "",
+            line,
+        ).strip()
+        words = re.sub(rf"^{TITLE}\s+", "", line).split()
+        if not line or not all(re.fullmatch(r"[A-Z][a-z'-]+", w) for w in words[:3]):
+            continue
+        if len(words) > 3 or ORG_WORDS.search(line) or re.search(r"(?i)\bteam\b", line):
+            continue
+        return any(w.lower() in local for w in words if len(w) >= 3)
+    return True
+
+
 _PLAIN_NAME = re.compile(r"[A-Z][a-z'\u2019-]{1,30}(?: [A-Z][a-z'\u2019-]{1,30}){1,2}")
 
 
@@ -400,6 +426,12 @@ def _contact_role(ex: Extraction, sentence: str, pos: int, primary: str) -> str:
     return primary
 
 
+def _names_first(between: str) -> bool:
+    """'at Kingsway Surgery (K83 010), 5 Kingsway, ...': the cue is followed by the practice,
+    not its address, so the address starts at the house number."""
+    return bool(nf.find_ods(between) or ORG_WORDS.search(between))
+
+
 def _addresses(sentence: str) -> list[tuple[int, str]]:
     out: list[tuple[int, str]] = []
     for pc in nf.POSTCODE.finditer(sentence):
@@ -411,7 +443,9 @@ def _addresses(sentence: str) -> list[tuple[int, str]]:
         for m in re.finditer(r"(?<![\w£])(\d+[A-Za-z]?(?:-\d+)?),?\s+[A-Z]", head):
             num = m
         if cue is not None and (
-            num is None or num.start() < cue.end() or num.start() - cue.end() < 40
+            num is None
+            or num.start() < cue.end()
+            or (num.start() - cue.end() < 40 and not _names_first(head[cue.end() : num.start()]))
         ):
             start = cue.end()
         elif num is not None:
