@@ -35,7 +35,8 @@ _SET_UP = re.compile(
 )
 _EMAIL_CHANGE = re.compile(
     r"\b(?:practice|our|the|its|their|generic|shared|surgery|pharmacy|nhs\.?net|"
-    r"organi[sz]ation(?:al)?)[ \t]+(?:e-?mail|mailbox|inbox|nhs ?mail)(?:\s+address)?\b|"
+    r"organi[sz]ation(?:al)?)[ \t]+(?:(?:old|new|current|existing|present|main|generic|"
+    r"shared|nhs\.?net)[ \t]+){0,2}(?:e-?mail|mailbox|inbox|nhs ?mail)(?:\s+address)?\b|"
     r"\bmailbox\b|\bnhs ?mail address\b|"
     r"\bswitch us over\b|\bstop using\s+\S{1,80}@|\bwould like everything sent to\b",
     re.I,
