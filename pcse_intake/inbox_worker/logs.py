@@ -53,6 +53,8 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
     root.addHandler(handler)
     root.setLevel(level.upper())
     # apscheduler's INFO lines ("Running job ...") and aiosmtpd's per-connection lines
-    # would drown the events that matter.
-    for chatty in ("apscheduler", "mail.log"):
+    # would drown the events that matter. imapclient (protocol traces: whole messages, the
+    # LOGIN line), SQLAlchemy (statements with their parameters: raw bytes, hashes) and
+    # MSAL (token traffic) would write message bodies and secrets even at level = "DEBUG".
+    for chatty in ("apscheduler", "mail.log", "imapclient", "sqlalchemy", "msal"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
