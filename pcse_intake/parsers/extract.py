@@ -157,7 +157,10 @@ _SENDER_POINTER = re.compile(
     r"\b(?:address|e-?mail|account|one|mailbox)\s+(?:that\s+|which\s+)?"
     r"(?:i'?m|i am|we'?re|we are|i have been|we have been)\s+"
     r"(?:writing|emailing|sending|e-?mailing|using)\s+(?:from|now)\b|"
-    r"\bthis (?:e-?mail |mailbox )?(?:address|account|mailbox)\b",
+    r"\bthis (?:e-?mail |mailbox )?(?:address|account|mailbox)\b|"
+    r"\b(?:address|e-?mail|account|one|mailbox)\s+(?:that\s+|which\s+)?"
+    r"(?:this\s+(?:e-?mail|message)|i|we)\s+(?:has\s+|have\s+|am\s+|are\s+|is\s+|was\s+)?"
+    r"(?:\w+\s+){0,2}?(?:come|came|comes|coming|sent|sending|writing|using|emailing)\s+from\b",
     re.I,
 )
 

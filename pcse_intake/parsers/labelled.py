@@ -147,6 +147,9 @@ def labelled_pass(ex: Extraction, text: str) -> list[str]:
                 continue
             open_address = None
         in_section = context != primary or (sectioned and ex.kind is not RequestKind.EMAIL_CHANGE)
+        if in_section and len(line.split()) > 5 and role_of(line) is not None:
+            # "Our existing pharmacy is at 8 Church Road, ..." after the new one's section
+            context = ex.role(role_of(line), context)
         if in_section or _looks_like_record(line):
             # a line of facts inside a party's section belongs to that party, not to prose
             _unlabelled(ex, context, line)
