@@ -9,15 +9,18 @@ after real ones (Postfix, Exchange Online, qmail, RFC 3834 responders, mailing l
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from pcse_intake.config import Settings
 from pcse_intake.workflows.db import transaction
+from pcse_intake.workflows.intake import record_message
 from pcse_intake.workflows.models import InboundMessage, MessageStatus, OutboxMessage, Request
 from tests.conftest import TestDatabase
-from tests.hardening.conftest import AUTOMATED, counts, email_change_raw, ingest
+from tests.hardening.conftest import AUTOMATED, NOW, counts, email_change_raw, ingest
 
 FIXTURES = sorted(AUTOMATED.glob("*.eml"))
 
@@ -106,3 +109,28 @@ def test_a_bounce_marks_the_outbox_row_it_returns_bounced(ready: TestDatabase) -
             select(OutboxMessage).where(OutboxMessage.message_id_header == ack_id)
         ).one()
     assert ack.status == "bounced"
+
+
+def test_a_flood_from_one_sender_is_all_stored_and_acknowledged_within_the_cap(
+    ready: TestDatabase,
+) -> None:
+    """Case 21: 500 messages from one sender in 10 minutes, then one from another sender."""
+    cap = Settings().workflow.acknowledgements_per_sender_per_day
+    flood = 500
+    with transaction(ready.sessions) as session:
+        for n in range(flood):
+            raw = email_change_raw(tag=f"flood-{n}", subject=f"Update practice email {n}")
+            record_message(session, raw, settings=Settings(), now=NOW + timedelta(seconds=n))
+    other = ingest(
+        ready,
+        email_change_raw(tag="other", sender="someone.else@nhs.net"),
+        now=NOW + timedelta(minutes=10),
+    )
+    assert other.outbox_ids  # another sender is still answered
+    with transaction(ready.sessions) as session:
+        assert session.scalar(select(func.count(InboundMessage.id))) == flood + 1
+        acks = session.scalars(
+            select(OutboxMessage.to_addr).where(OutboxMessage.template == "acknowledgement")
+        ).all()
+    assert acks.count("ouseburn.surgery@nhs.net") == cap
+    assert acks.count("someone.else@nhs.net") == 1
