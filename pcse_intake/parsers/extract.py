@@ -40,6 +40,8 @@ def extract(
     _subject_pass(ex, subject)
     if kind is not RequestKind.NEW_PRACTICE_SETUP:
         we_from_signature(ex, signature)
+    if kind is not RequestKind.EMAIL_CHANGE:
+        _signer_address(ex)
     if kind is RequestKind.EMAIL_CHANGE:
         _settle_email_change(ex, prose)
     if kind is RequestKind.BRANCH_SETUP:
@@ -208,6 +210,22 @@ def _settle_email_change(ex: Extraction, prose: list[str]) -> None:
             draft.fill("current_email", ex.sender)
         elif not draft.new_email:
             draft.fill("new_email", ex.sender)
+
+
+def _bare_name(name: str) -> str:
+    return re.sub(r"^(?:dr|mr|mrs|ms|miss|mx|prof)\.?\s+", "", name.casefold()).strip()
+
+
+def _signer_address(ex: Extraction) -> None:
+    """'Main contact: Dr Owen Price' with no address, signed 'Dr Owen Price' from
+    owen.price@nhs.net: the contact is the sender, so the From address is theirs."""
+    names = {_bare_name(n) for n in (ex.signer, ex.signer_plain) if n}
+    if not names or not ex.sender or not ex.sender_signed:
+        return
+    for draft in ex.drafts.values():
+        if draft.contact_name and not draft.contact_email:
+            if _bare_name(draft.contact_name) in names:
+                draft.fill("contact_email", ex.sender)
 
 
 _NEW_OF_TYPE = re.compile(
