@@ -223,9 +223,12 @@ def _signer_address(ex: Extraction) -> None:
     if not names or not ex.sender or not ex.sender_signed:
         return
     for draft in ex.drafts.values():
-        if draft.contact_name and not draft.contact_email:
-            if _bare_name(draft.contact_name) in names:
-                draft.fill("contact_email", ex.sender)
+        if (
+            draft.contact_name
+            and not draft.contact_email
+            and _bare_name(draft.contact_name) in names
+        ):
+            draft.fill("contact_email", ex.sender)
 
 
 _NEW_OF_TYPE = re.compile(
