@@ -97,6 +97,7 @@ def _correct(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=4096)
 def normalise_label(label: str) -> str:
     label = label.lower().replace("\u2019", "'")
     label = re.sub(r"[*_•·>\[\]]", " ", label)
