@@ -20,8 +20,15 @@ from pcse_intake.config import Settings
 from pcse_intake.inbox_worker.faults import crash_point
 from pcse_intake.inbox_worker.imap_source import FetchedMessage, MailboxSource
 from pcse_intake.inbox_worker.logs import event
+from pcse_intake.inbox_worker.parse_pool import ParsePool, result_or_none
+from pcse_intake.parsers import ParsedEmail
 from pcse_intake.workflows.db import transaction
-from pcse_intake.workflows.intake import MessageSource, record_failure, record_message
+from pcse_intake.workflows.intake import (
+    MessageSource,
+    parse_options,
+    record_failure,
+    record_message,
+)
 from pcse_intake.workflows.models import InboundMessage, MailboxState, MessageStatus
 
 log = logging.getLogger(__name__)
@@ -52,19 +59,29 @@ class Poller:
         *,
         settings: Settings,
         now: Callable[[], datetime],
+        parse_processes: int = 0,
     ) -> None:
+        """`parse_processes`: helper processes that parse each batch ahead (0: parse in line).
+
+        Off by default: on our shared 2-core machine the helper gained nothing measurable
+        (docs/benchmarks.md, Ingest); it pays only where a core is otherwise idle.
+        """
         self.source = source
         self.sessions = sessions
         self.settings = settings
         self.now = now
         self.uidvalidity: int | None = None
+        self.parse_pool = ParsePool(parse_options(settings), processes=parse_processes)
 
     def connect(self) -> None:
         self.uidvalidity = self.source.open()
 
     def close(self) -> None:
         self.uidvalidity = None
-        self.source.close()
+        try:
+            self.source.close()
+        finally:
+            self.parse_pool.close()
 
     def poll(self) -> PollReport:
         """Record everything in the folder that is not recorded yet; move what is recorded."""
@@ -142,10 +159,13 @@ class Poller:
         assert self.uidvalidity is not None
         to_move: dict[str, list[int]] = {}
         failures: list[tuple[FetchedMessage, Exception]] = []
+        # Parsed ahead in another process while this one records (see parse_pool).
+        parses = self.parse_pool.submit([m.raw for m in messages])
         with transaction(self.sessions) as session:
-            for message in messages:
+            for message, parsing in zip(messages, parses, strict=True):
                 crash_point("after_fetch")
-                folder = self._record_one(session, message, failures, report)
+                parsed = result_or_none(parsing)
+                folder = self._record_one(session, message, failures, report, parsed)
                 if folder is not None:
                     to_move.setdefault(folder, []).append(message.uid)
         crash_point("after_commit")
@@ -162,6 +182,7 @@ class Poller:
         message: FetchedMessage,
         failures: list[tuple[FetchedMessage, Exception]],
         report: PollReport,
+        parsed: ParsedEmail | None = None,
     ) -> str | None:
         """Record one message inside a savepoint; the folder to move it to, or None."""
         assert self.uidvalidity is not None
@@ -177,6 +198,7 @@ class Poller:
                     source=where,
                     acknowledge=self._may_acknowledge(message, now),
                     origin="imap",
+                    parsed=parsed,
                 )
         except IntegrityError:
             # Another worker committed the same message first: it is recorded once, by them.

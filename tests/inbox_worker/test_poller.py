@@ -9,7 +9,10 @@ from imapclient import IMAPClient
 from sqlalchemy import select
 
 from pcse_intake.inbox_worker.imap_source import ImapMailbox
+from pcse_intake.inbox_worker.parse_pool import MIN_BATCH
 from pcse_intake.inbox_worker.poller import Poller
+from pcse_intake.parsers import parse
+from pcse_intake.workflows.intake import parse_options
 from pcse_intake.workflows.models import InboundMessage, MessageStatus, OutboxMessage, Request
 from tests.conftest import TestDatabase
 from tests.inbox_worker.support import (
@@ -64,6 +67,36 @@ def test_a_poll_records_every_message_then_moves_it_and_a_second_poll_adds_nothi
         stored = session.query(InboundMessage).all()
         assert all(m.raw and m.uid and m.mailbox == "testuser/INBOX" for m in stored)
         assert all(m.status != MessageStatus.RECEIVED for m in stored)
+
+
+@pytest.mark.imap
+def test_with_a_parse_helper_each_message_is_filed_as_its_own_parse_says(
+    pymap_server: EmbeddedImap, sqlite_database: TestDatabase
+) -> None:
+    account = pymap_account(pymap_server)
+    raws = sample_messages(MIN_BATCH + 2)
+    _seed(pymap_server, raws)
+    settings = test_settings(sqlite_database.url, account, batch_size=len(raws))
+    poller = Poller(
+        mailbox_for(settings, account),
+        sqlite_database.sessions,
+        settings=settings,
+        now=lambda: datetime.now(UTC),
+        parse_processes=1,
+    )
+    try:
+        report = poller.poll()
+        assert poller.parse_pool.started  # the batch went through the helper
+    finally:
+        poller.close()
+    assert (report.recorded, report.moved) == (len(raws), len(raws))
+    with sqlite_database.sessions() as session:
+        rows = list(session.scalars(select(InboundMessage).order_by(InboundMessage.uid)))
+    options = parse_options(settings)
+    expected = [parse(raw, options) for raw in raws]
+    assert [(r.kind, r.sender, r.subject) for r in rows] == [
+        (p.kind.value, p.sender or None, p.subject or None) for p in expected
+    ]
 
 
 @pytest.mark.imap

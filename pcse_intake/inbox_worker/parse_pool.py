@@ -1,0 +1,95 @@
+"""Parsing a fetched batch in a second process while this one records it.
+
+`parse` is a pure function of the bytes and the options, so a batch can be parsed ahead in
+another process while the poller's own process does the database work; on a machine with
+two cores the parse then costs the recording almost nothing. Anything that goes wrong on the
+way (the helper process died, a result did not arrive) only means the message is parsed
+again where it is recorded: the pool is a shortcut, never the only way.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+
+from pcse_intake.parsers import ParsedEmail, ParseOptions, parse
+
+log = logging.getLogger(__name__)
+
+# Smaller batches (an IDLE wake-up with one new message) are parsed where they are recorded:
+# handing one message to another process and back would only add latency.
+MIN_BATCH = 8
+# Messages per hand-over: one round trip per message costs the recording process more (its
+# threads unpickle every result) than it saves; a whole batch at once would leave the first
+# messages waiting for the last ones.
+CHUNK = 10
+
+
+class ParsePool:
+    """One or more helper processes, started on first use and kept for the next batch."""
+
+    def __init__(self, options: ParseOptions, *, processes: int = 1) -> None:
+        self.options = options
+        self.processes = processes
+        self._executor: ProcessPoolExecutor | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._executor is not None
+
+    def submit(self, raws: Sequence[bytes]) -> list[Parsing | None]:
+        """Start parsing each message; None for each one to be parsed by the caller."""
+        if self.processes < 1 or len(raws) < MIN_BATCH:
+            return [None] * len(raws)
+        try:
+            executor = self._ensure()
+            out: list[Parsing | None] = []
+            for start in range(0, len(raws), CHUNK):
+                chunk = list(raws[start : start + CHUNK])
+                future = executor.submit(parse_many, chunk, self.options)
+                out.extend(Parsing(future, i) for i in range(len(chunk)))
+            return out
+        except Exception:  # e.g. the helper died: parse here, start afresh next batch
+            log.warning("could not hand a batch to the parse process", exc_info=True)
+            self.close()
+            return [None] * len(raws)
+
+    def close(self) -> None:
+        """Stop the helper processes (waits for them); the next batch starts new ones."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    def _ensure(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            # spawn: a fresh interpreter, nothing inherited (threads, locks, open connections).
+            context = multiprocessing.get_context("spawn")
+            self._executor = ProcessPoolExecutor(self.processes, mp_context=context)
+        return self._executor
+
+
+@dataclass(frozen=True)
+class Parsing:
+    """One message's place in a chunk being parsed by the helper."""
+
+    future: Future[list[ParsedEmail]]
+    index: int
+
+
+def parse_many(raws: list[bytes], options: ParseOptions) -> list[ParsedEmail]:
+    """Run in the helper process: `parse` each message, in order."""
+    return [parse(raw, options) for raw in raws]
+
+
+def result_or_none(parsing: Parsing | None) -> ParsedEmail | None:
+    """The parse from the helper, or None to parse again here (it failed or never started)."""
+    if parsing is None:
+        return None
+    try:
+        return parsing.future.result()[parsing.index]
+    except Exception:
+        log.warning("the parse process failed a message; parsing it here", exc_info=True)
+        return None

@@ -1,0 +1,40 @@
+"""The parse helper process: the same parses as in line, and a fallback when it cannot help."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+
+from pcse_intake.inbox_worker.parse_pool import MIN_BATCH, ParsePool, Parsing, result_or_none
+from pcse_intake.parsers import ParsedEmail, ParseOptions, parse
+from tests.inbox_worker.support import sample_messages
+
+OPTIONS = ParseOptions(our_addresses=("pcse.intake@nhs.net",))
+
+
+def test_a_batch_parsed_in_the_helper_equals_the_parse_in_line_and_the_helper_is_reused() -> None:
+    raws = sample_messages(MIN_BATCH + 5)
+    pool = ParsePool(OPTIONS, processes=1)
+    try:
+        first = [result_or_none(p) for p in pool.submit(raws)]
+        assert pool.started
+        again = [result_or_none(p) for p in pool.submit(raws[:MIN_BATCH])]
+    finally:
+        pool.close()
+    assert first == [parse(raw, OPTIONS) for raw in raws]
+    assert again == first[:MIN_BATCH]
+    assert not pool.started  # closed; a later batch would start a new helper
+
+
+def test_a_small_batch_or_no_helper_leaves_the_parse_to_the_caller() -> None:
+    raws = sample_messages(MIN_BATCH)
+    small = ParsePool(OPTIONS, processes=1)
+    assert small.submit(raws[:-1]) == [None] * (MIN_BATCH - 1)
+    assert not small.started  # an IDLE wake-up with one message starts no process
+    assert ParsePool(OPTIONS, processes=0).submit(raws) == [None] * MIN_BATCH
+
+
+def test_a_failed_hand_over_means_parse_again_here() -> None:
+    failed: Future[list[ParsedEmail]] = Future()
+    failed.set_exception(RuntimeError("the helper died"))
+    assert result_or_none(Parsing(failed, 0)) is None
+    assert result_or_none(None) is None
