@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from email import policy
 from email.header import decode_header
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
@@ -86,6 +87,34 @@ def first_mailbox(value: str | None) -> Mailbox | None:
             display = decode_header_value(name) if name else ""
             return Mailbox(address, display or None)
     return None
+
+
+# RFC 5322 caps a line at 998 characters; a longer From is hostile and not worth a strict parse.
+MAX_FROM_CHARS = 998
+
+
+def sole_mailbox(value: str | None) -> Mailbox | None:
+    """The From mailbox, only when the header holds exactly one unambiguous mailbox.
+
+    `email.utils.getaddresses` is lenient (CVE-2023-27043): `a@nhs.net)<b@x.org>` or
+    `<a@nhs.net>; <b@x.org>` yield the practice's address although an attacker wrote both.
+    Identity must fail closed, so the lenient reading has to agree with the strict
+    header parser, which must find one mailbox and no defect; otherwise there is no sender.
+    """
+    if not value or len(str(value)) > MAX_FROM_CHARS:
+        return None
+    lenient = first_mailbox(value)
+    text = _CONTROL.sub(" ", _undo_surrogates(str(value)))
+    if lenient is None or len([a for _, a in getaddresses([text]) if a.strip()]) != 1:
+        return None
+    try:
+        header = policy.default.header_factory("From", text)
+        addresses = header.addresses
+    except Exception:  # the strict parser gives up on some hostile forms: that is a "no"
+        return None
+    if header.defects or len(addresses) != 1:
+        return None
+    return lenient if addresses[0].addr_spec.lower() == lenient.address else None
 
 
 def message_id(value: str | None) -> str | None:

@@ -34,7 +34,7 @@ def parse(raw: bytes, options: ParseOptions | None = None) -> ParsedEmail:
         problem = Problem(MALFORMED, None, f"The message could not be read ({type(exc).__name__}).")
         try:  # keep what identifies the message, so it can still be recorded and answered
             headers = parse_headers(split_head(bytes(raw))[0])
-            mailbox = hd.first_mailbox(headers.get("From"))
+            mailbox = hd.sole_mailbox(headers.get("From"))
             return ParsedEmail(
                 kind=RequestKind.UNKNOWN,
                 problems=(problem,),
@@ -59,7 +59,9 @@ def _parse(raw: bytes, options: ParseOptions) -> ParsedEmail:
     subject = "" if "Subject" in duplicated else hd.decode_header_value(headers.get("Subject"))
     if hd.header_has_unknown_charset(headers.get("Subject")):
         defects.append("unknown charset in Subject")
-    mailbox = None if "From" in duplicated else hd.first_mailbox(headers.get("From"))
+    mailbox = None if "From" in duplicated else hd.sole_mailbox(headers.get("From"))
+    if mailbox is None and headers.get("From") and "From" not in duplicated:
+        defects.append("From does not hold exactly one unambiguous mailbox")
     reply_to = hd.first_mailbox(headers.get("Reply-To"))
     verdict = hd.auth_verdict(headers, options.authserv_ids)
     sender = mailbox.address if mailbox else None

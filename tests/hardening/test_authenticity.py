@@ -40,13 +40,7 @@ LOOK_ALIKES = {
     "zwsp_domain": "ouseburn.surgery@nhs\u200b.net",
     "zwsp_local": "ouseburn.surgery\u200b@nhs.net",
 }
-GAPS = {
-    "zwsp_local": (
-        "an invisible character in the local part is decoded as mojibake and the address "
-        "is kept as an @nhs.net sender; parsers/headers.py first_mailbox should refuse a "
-        "non-ASCII or invisible character in an address"
-    ),
-}
+GAPS: dict[str, str] = {}  # look-alikes the product does not catch yet (none today)
 
 
 @pytest.mark.parametrize(
@@ -132,17 +126,8 @@ def test_a_display_name_holding_another_address_is_flagged(ready: TestDatabase) 
 
 CVE_2023_27043 = {
     "double_at": (b"From: a@nhs.net@example.org", None),
-    "paren": (
-        b"From: ouseburn.surgery@nhs.net)<attacker@example.org>",
-        "parsers/headers.py first_mailbox takes ouseburn.surgery@nhs.net from "
-        "'a@nhs.net)<b@example.org>' (lenient email.utils parsing); a strict parse must "
-        "refuse it",
-    ),
-    "two_angles": (
-        b"From: <ouseburn.surgery@nhs.net>; <attacker@example.org>",
-        "parsers/headers.py first_mailbox takes the first of '<a>; <b>'; a strict parse "
-        "must refuse a From that is not exactly one mailbox",
-    ),
+    "paren": (b"From: ouseburn.surgery@nhs.net)<attacker@example.org>", None),
+    "two_angles": (b"From: <ouseburn.surgery@nhs.net>; <attacker@example.org>", None),
 }
 
 

@@ -120,7 +120,10 @@ def test_hostile_values_in_an_email_never_reach_a_header_of_what_we_send(
         extra="References: <ok@nhs.net> <x@y>\r\n Bcc: evil@example.org\r\n",
     ).replace(b"From: Ouseburn Surgery", b"From: " + HOSTILE_FROM_NAME.encode())
     rows, received = _approve_and_send(ready, smtp_sink, raw)
-    assert len(received) == len(rows) == 3
+    # The From's encoded display name hides "Bcc: ...@...": a Mailsploit form, so the sender
+    # is not trusted (battery 29) and nothing is written to it; the confirmations still go.
+    assert [r.template for r in rows] == [t for t in AUTO_SUBMITTED if t != "acknowledgement"]
+    assert len(received) == len(rows)
     for mail, message in zip(smtp_sink.received, received, strict=True):
         assert set(message.keys()) <= HEADERS, message.keys()
         assert len(mail.rcpt_tos) == 1 and "evil" not in mail.rcpt_tos[0]

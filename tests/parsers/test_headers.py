@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pcse_intake.parsers.headers import (
     auth_verdict,
     decode_header_value,
     first_mailbox,
     is_automated,
+    sole_mailbox,
 )
 from pcse_intake.parsers.mime import parse_headers
 from pcse_intake.parsers.model import AuthVerdict
@@ -62,3 +65,30 @@ def test_auto_submitted_and_list_headers_mark_automated_mail() -> None:
 def test_bounce_sender_and_out_of_office_subject_mark_automated_mail() -> None:
     assert is_automated(_headers("X: y\n"), "hi", "mailer-daemon@mx.nhs.net", report=False)
     assert is_automated(_headers("X: y\n"), "Automatic reply: hello", "a@nhs.net", report=False)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "ouseburn.surgery@nhs.net)<attacker@example.org>",  # CVE-2023-27043
+        "<ouseburn.surgery@nhs.net>; <attacker@example.org>",
+        "a@nhs.net, b@nhs.net",
+        "=?UTF-8?Q?Ouseburn=0D=0ABcc:_evil@example.org?= <ouseburn.surgery@nhs.net>",
+        "x" * 1200 + " <ouseburn.surgery@nhs.net>",
+    ],
+)
+def test_an_ambiguous_from_gives_no_sender(value: str) -> None:
+    assert sole_mailbox(value) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "address"),
+    [
+        ('"ZAHRA, Fatima (OUSEBURN SURGERY)" <fatima.zahra@nhs.net>', "fatima.zahra@nhs.net"),
+        ("=?utf-8?q?Zo=C3=AB_Hart?= <Zoe.Hart@nhs.net>", "zoe.hart@nhs.net"),
+        ("ouseburn.surgery@nhs.net", "ouseburn.surgery@nhs.net"),
+    ],
+)
+def test_a_single_plain_from_keeps_its_sender(value: str, address: str) -> None:
+    mailbox = sole_mailbox(value)
+    assert mailbox is not None and mailbox.address == address
