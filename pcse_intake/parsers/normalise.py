@@ -175,3 +175,37 @@ def org_type(text: str) -> str | None:
         if re.search(rf"\b{re.escape(word)}\b", key):
             return kind
     return None
+
+
+# Curly apostrophes and quotes as mail clients type them. Every phrase rule is written with
+# straight ones, so the text is matched in this form (a curly "I\u2019m" reads as "I'm");
+# values taken from it get the sender's own characters back (`with_quotes_of`).
+_QUOTES = str.maketrans(
+    {"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u201b": "'", "\u201c": '"', "\u201d": '"'}
+)
+_QUOTE_CLASS = {"'": "['\u2019\u2018\u02bc\u201b]", '"': '["\u201c\u201d]'}
+
+
+def straight_quotes(text: str) -> str:
+    """The same text, one character for one, with curly apostrophes and quotes straight."""
+    return text.translate(_QUOTES)
+
+
+def with_quotes_of(value: str, original: str) -> str:
+    r"""`value` (read from the straightened text) with the apostrophes and quotes the sender
+    wrote: "O'Neill's Pharmacy" -> "O\u2019Neill\u2019s Pharmacy" when `original` spells it so."""
+    if "'" not in value and '"' not in value:
+        return value
+    parts: list[str] = []
+    for ch in value:
+        if ch in _QUOTE_CLASS:
+            parts.append(f"({_QUOTE_CLASS[ch]})")
+        elif ch.isspace():
+            parts.append(r"\s+")
+        else:
+            parts.append(re.escape(ch))
+    m = re.search("".join(parts), original)
+    if m is None:
+        return value
+    quotes = iter(m.groups())
+    return "".join(next(quotes) if ch in _QUOTE_CLASS else ch for ch in value)

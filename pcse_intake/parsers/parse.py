@@ -6,6 +6,8 @@ import re
 from dataclasses import replace
 
 from pcse_intake.parsers import headers as hd
+from pcse_intake.parsers import model as md
+from pcse_intake.parsers import normalise as nf
 from pcse_intake.parsers.classify import classify
 from pcse_intake.parsers.extract import extract
 from pcse_intake.parsers.html_text import html_to_text
@@ -107,10 +109,15 @@ def _parse(raw: bytes, options: ParseOptions) -> ParsedEmail:
     kind = RequestKind.UNKNOWN
     if automated:
         found.append(Problem("automated_message", None, "An auto-reply, bounce or list message."))
-    request_text = _without_our_addresses(own, options.our_addresses)
+    # Matched with straight quotes (curly ones as straight); values keep the sender's characters.
+    request_text = nf.straight_quotes(_without_our_addresses(own, options.our_addresses))
+    plain_subject = nf.straight_quotes(subject)
     if not automated:
-        kind = classify(subject, request_text)
-    parties = extract(kind, request_text, subject, sender, reading.signature)
+        kind = classify(plain_subject, request_text)
+    parties = extract(
+        kind, request_text, plain_subject, sender, nf.straight_quotes(reading.signature)
+    )
+    parties = {role: _with_quotes_of(party, f"{subject}\n{own}") for role, party in parties.items()}
     if kind is not RequestKind.UNKNOWN:
         found = problems(kind, parties) + found
     if defects:
@@ -130,6 +137,19 @@ def _parse(raw: bytes, options: ParseOptions) -> ParsedEmail:
         automated=automated,
         body_text=own,
         full_text=full_text,
+    )
+
+
+def _with_quotes_of(party: md.Party, original: str) -> md.Party:
+    """The party's names and address with the apostrophes and quotes the sender typed."""
+    contact = party.main_contact
+    if contact is not None and contact.name:
+        contact = replace(contact, name=nf.with_quotes_of(contact.name, original))
+    return replace(
+        party,
+        name=nf.with_quotes_of(party.name, original) if party.name else party.name,
+        address=nf.with_quotes_of(party.address, original) if party.address else party.address,
+        main_contact=contact,
     )
 
 
