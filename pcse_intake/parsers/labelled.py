@@ -15,7 +15,7 @@ from pcse_intake.parsers.drafts import (
     Extraction,
     is_org_named_after_people,
 )
-from pcse_intake.parsers.labels import field_of, role_of
+from pcse_intake.parsers.labels import field_of, role_of, without_remarks
 from pcse_intake.parsers.model import RequestKind
 from pcse_intake.parsers.prose import says_i_am_contact, sender_as_contact
 
@@ -27,15 +27,23 @@ _EMAIL_FIELDS = frozenset(("current_email", "new_email", "contact_email", "email
 
 
 def _split_label(line: str) -> tuple[str, str] | None:
-    m = _SEPARATOR.search(line)
+    # a separator inside a parenthetical remark is not the label's ("Email (new - from
+    # Monday): x@...")
+    m = next((s for s in _SEPARATOR.finditer(line) if not _in_parenthesis(line, s.start())), None)
     if m is None or m.start() == 0:
         return None
     label, value = line[: m.start()], line[m.end() :]
-    if len(label) > 90 or len(label.split()) > 16 or "@" in label:
+    bare = without_remarks(label)  # a remark does not make a label a sentence
+    if len(bare) > 90 or len(bare.split()) > 16 or "@" in label:
         return None
-    if sum(ch.isdigit() for ch in label) >= 5:
+    if sum(ch.isdigit() for ch in bare) >= 5:
         return None  # "The branch number is 0113 496 0442 - sorry": the value came first
     return label, value.strip()
+
+
+def _in_parenthesis(line: str, at: int) -> bool:
+    before = line[:at]
+    return before.count("(") > before.count(")")
 
 
 def labelled_pass(ex: Extraction, text: str) -> list[str]:

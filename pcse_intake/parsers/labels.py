@@ -97,9 +97,31 @@ def _correct(word: str) -> str:
     return word
 
 
+# A parenthetical in a label: its qualifying words kept ("Practice email (current)", "Main
+# contact (name and email)"), a remark dropped ("New email (please use this for everything
+# from 1st October)", "Practice code (if needed)", "Phone (reception)").
+PARENTHESIS = re.compile(r"\(([^()]{0,200})\)")
+_QUALIFIER = re.compile(
+    r"(?:\s|[,/&-]|\b(?:and|or|the|of|current|old|new|existing|previous|present|future|"
+    r"replacement|main|branch|practice|pharmacy|surgery|site|premises|name|e-?mail|address|code|ods|"
+    r"phone|telephone|tel|number|contact|type|postcode|nhs\.?net|mailbox|details)\b)*"
+)
+
+
+def without_remarks(label: str) -> str:
+    """The label with its parenthetical remarks removed, the qualifying words that open
+    them kept ("Email (new - please use this from Monday)" reads as "Email new")."""
+    return PARENTHESIS.sub(lambda m: f" {_qualifiers(m.group(1))} ", label)
+
+
+def _qualifiers(remark: str) -> str:
+    m = _QUALIFIER.match(remark.lower())  # always matches, maybe empty
+    return m.group(0) if m else ""
+
+
 @lru_cache(maxsize=4096)
 def normalise_label(label: str) -> str:
-    label = label.lower().replace("\u2019", "'")
+    label = without_remarks(label.lower().replace("\u2019", "'"))
     label = re.sub(r"[*_•·>\[\]]", " ", label)
     label = label.replace("pratice", "practice").replace("practise", "practice")
     label = label.replace("adress", "address").replace("telphone", "telephone")
