@@ -129,6 +129,7 @@ class Extraction:
     signer: str | None = None  # the sender's name with title, as the signature writes it
     signer_plain: str | None = None  # an untitled name the sign-off gives ('Nikhil Patel')
     sender_signed: bool = True  # the sign-off is the sender's own (not 'jane.doe@' / 'Ahmed')
+    self_named: str | None = None  # "My name is Mr Bilal Nazir", "I am Dr Sarah Jones, ..."
 
     def draft(self, role: str) -> Draft:
         return self.drafts.setdefault(role, Draft())

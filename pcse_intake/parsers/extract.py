@@ -12,6 +12,7 @@ from pcse_intake.parsers.model import Party, RequestKind
 from pcse_intake.parsers.prose import (
     find_mentions,
     prose_pass,
+    self_introduced,
     signed_by_sender,
     signer,
     we_from_signature,
@@ -34,6 +35,7 @@ def extract(
         signer=signer(signature),
         signer_plain=signer(signature, titled=False),
         sender_signed=signed_by_sender(signature, sender),
+        self_named=self_introduced(text),
     )
     prose = labelled_pass(ex, text)
     prose_pass(ex, prose)

@@ -287,6 +287,8 @@ def _apply(
         _contact_part(draft, label, value)
     elif fld in ("contact_name", "contact_email") and _AS_ABOVE.search(value):
         _copy_contact(ex, draft)
+    elif fld == "contact_name" and (_ME.match(value) or says_i_am_contact(value)):
+        sender_as_contact(ex, draft, value)  # "Main contact: myself" / "I will be"
     elif fld == "contact_name":
         _contact(draft, value)
     elif fld == "contact_email":
@@ -341,6 +343,7 @@ _ALREADY_CONTACT_AT = re.compile(
     r"(?i)\b(?:already|also|currently|existing)\b.{0,30}\bmain contact\b.{0,20}\b(?:at|for|of)\b"
     r"|\bmain contact\b.{0,20}\b(?:at|for|of)\b.{0,20}\b(?:existing|other|current)\b"
 )
+_ME = re.compile(r"(?i)^\W*(?:me|myself|I|I will|I'll|I will be|I'll be)\W*(?:\(|$)")
 _AS_ABOVE = re.compile(r"^\W*(?:the\s+)?same(?:\s+as)?\b|^\W*as\s+above\b", re.I)
 
 

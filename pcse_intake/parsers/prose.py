@@ -307,6 +307,18 @@ def _self_as_contact(ex: Extraction, sentence: str, primary: str) -> None:
         sender_as_contact(ex, draft, sentence)
 
 
+_SELF_INTRODUCED = re.compile(r"(?i:\bmy name is|\bI am|\bI'm)\s+(" + PERSON.pattern + ")")
+
+
+def self_introduced(text: str) -> str | None:
+    """The titled name the writer gives themself ("My name is Mr Bilal Nazir", "I am Dr
+    Sarah Jones, the main contact"): who "I" is, before an untitled sign-off."""
+    for m in _SELF_INTRODUCED.finditer(text):
+        if not re.search(r"'s\b", m.group(1)):  # "I'm Dr Khan's practice manager"
+            return nf.person_name(m.group(1))
+    return None
+
+
 def says_i_am_contact(sentence: str) -> bool:
     return _I_AM_CONTACT.search(sentence) is not None
 
@@ -318,7 +330,8 @@ def sender_as_contact(ex: Extraction, draft: Draft, sentence: str) -> None:
         draft.fill("contact_email", ex.sender)
     draft.fill(
         "contact_name",
-        ex.signer
+        ex.self_named
+        or ex.signer
         or _sender_as_written(ex, sentence)
         or _contact_named_for(ex, ex.sender)
         or ex.signer_plain,
