@@ -12,7 +12,12 @@ _EXTEND = re.compile(
     r"\bmain contact\b[^.?!]{0,80}\bextend(?:ed|ing)?\b|"
     r"\bextension of (?:the |our )?main contact\b|"
     r"\bextend\w*\b[^.?!]{0,40}\b(?:access|account|role|log-?in)\b[^.?!]{0,40}"
-    r"\b(?:new|another|second|additional)\s+(?:practice|pharmacy|surgery|site)\b|"
+    r"\b(?:new|another|second|additional)\s+(?:practice|pharmacy|surgery|site)\b",
+    re.I,
+)
+# Weaker wording of an extension ("add it to my existing account"): it counts only when the
+# e-mail does not ask for the new practice's set-up or access.
+_EXTEND_WEAK = re.compile(
     r"\b(?:add|link)(?:ed|ing)?\b[^.?!]{0,50}\bto (?:my|our|the|his|her|their) "
     r"(?:existing )?(?:pcse online )?(?:account|log-?in|access|main contact)\b|"
     r"\badd(?:ed)? (?:the|our|my) (?:new )?(?:practice|pharmacy)"
@@ -26,6 +31,15 @@ _NEW_PRACTICE = re.compile(
     r"(?!\s*(?:e-?mail|mailbox|address|manager|lead|administrator|staff|team|inbox))|"
     r"\b(?:just|recently|newly)\s+opened\b|\bnewly registered\b|"
     r"\bnew (?:ods|organi[sz]ation) code\b",
+    re.I,
+)
+# The ask of a set-up: PCSE Online access or set-up for the (new) practice. With it, an
+# existing practice and "I am already main contact there" are context, not an extension.
+_SETUP_ASK = re.compile(
+    r"\bset(?:ting)?[ -]?up\b[^.?!]{0,60}\b(?:pcse online|access|new)\b|"
+    r"\bset (?:us|it|them|the new \w+) up\b|\bgive (?:us|the new \w+) access\b|"
+    r"\baccess to pcse online\b|\bpcse online access\b|"
+    r"\bregist(?:er|ration)\b[^.?!]{0,40}\bnew (?:practice|pharmacy|surgery)\b",
     re.I,
 )
 # Weaker wording that also fits a user's access request: it counts only beside an
@@ -72,7 +86,8 @@ def classify(subject: str, text: str) -> RequestKind:
     details = _has_details(text)
     if _QUESTION.search(both) and (not details or _facts(text) < 2):
         return RequestKind.UNKNOWN  # "what do we need to do to set up Parkview (B82011)?"
-    extend = bool(_EXTEND.search(both))
+    setup_ask = bool(_SETUP_ASK.search(both))
+    extend = bool(_EXTEND.search(both)) or (bool(_EXTEND_WEAK.search(both)) and not setup_ask)
     branch = bool(_BRANCH.search(both))
     new = bool(_NEW_PRACTICE.search(both)) or bool(
         _SET_UP.search(both) and (nf.find_ods(text) or nf.POSTCODE.search(text))
@@ -81,7 +96,9 @@ def classify(subject: str, text: str) -> RequestKind:
     if email and _PHONE_CHANGE.search(both) and not _asks_email_change(both):
         email = False  # a new phone number, the mailbox only mentioned: not an e-mail change
     email = email or _old_and_new_addresses(text)
-    extend = extend or (_existing_and_new_sections(text) and not _ALREADY_CONTACT.search(text))
+    extend = extend or (
+        _existing_and_new_sections(text) and not _ALREADY_CONTACT.search(text) and not setup_ask
+    )
     if branch and email and _email_change_shape(text) and not _branch_request(both, text):
         branch = False  # "update the e-mail for our main site and branch" is an e-mail change
     if branch and (not extend or _branch_code(text) or len(_BRANCH.findall(both)) >= 2):

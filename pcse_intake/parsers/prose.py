@@ -267,6 +267,12 @@ _ALSO_CONTACT = re.compile(
 )
 
 
+_ALSO_FOR_NEW = re.compile(
+    r"(?i)\b(?:will|would like to|'ll|'d like to|want to|wish to)\s+(?:also\s+)?be\b"
+    r"[^.]{0,20}\bmain contact\b|\bfor both\b"
+)
+
+
 _NAMED_CONTACT = re.compile(
     r"\b(?i:main contact)\b[^.]{0,30}?\b(?i:will be|is|should be|to be|would be)\s+"
     r"(?P<name>[A-Z][\w'\u2019-]{1,30}(?:\s[A-Z][\w'\u2019-]{1,30}){1,2})\b"
@@ -304,6 +310,9 @@ def _self_as_contact(ex: Extraction, sentence: str, primary: str) -> None:
             r"(?i)\b(currently|already)\b", me.group(0)
         ):
             draft = ex.draft("existing_practice")  # "I am already the main contact for X"
+            if _ALSO_FOR_NEW.search(sentence, me.end()):
+                # "... and will be the main contact for the new one as well"
+                sender_as_contact(ex, ex.draft("new_practice"), sentence)
         sender_as_contact(ex, draft, sentence)
 
 
