@@ -58,6 +58,8 @@ def labelled_pass(ex: Extraction, text: str) -> list[str]:
     # (field, role, label) of a label whose value follows on the next line(s)
     pending: tuple[str, str, str] | None = None
     open_address: tuple[Draft, list[str]] | None = None
+    # unlabelled address lines under a section heading, waiting for their postcode
+    section_address: list[str] = []
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -65,6 +67,7 @@ def labelled_pass(ex: Extraction, text: str) -> list[str]:
         if not line:
             pending = None
             open_address = None
+            section_address = []
             prose.append("")
             continue
         split = _split_label(line)
@@ -158,6 +161,20 @@ def labelled_pass(ex: Extraction, text: str) -> list[str]:
         if in_section and len(line.split()) > 5 and role_of(line) is not None:
             # "Our existing pharmacy is at 8 Church Road, ..." after the new one's section
             context = ex.role(role_of(line), context)
+        if in_section and (section_address or _opens_address(ex.draft(context), line)):
+            # "Main practice details:" / "Parkway Pharmacy, ODS FW3K8" / "27 Parkway" /
+            # "Derby" / "DE1 3QT" / "Tel ...": the address runs down to its postcode
+            if nf.POSTCODE.search(line) and section_address and _address_line(line, True):
+                joined = ", ".join([*section_address, line])
+                ex.draft(context).fill("address", nf.address(joined), force=True)
+                section_address = []
+                prose.append("")
+                continue
+            if _address_line(line, False):
+                section_address.append(line)
+                prose.append("")
+                continue
+            section_address = []
         if in_section or _looks_like_record(line):
             # a line of facts inside a party's section belongs to that party, not to prose
             _unlabelled(ex, context, line)
@@ -165,6 +182,33 @@ def labelled_pass(ex: Extraction, text: str) -> list[str]:
             continue
         prose.append(line)
     return prose
+
+
+def _opens_address(draft: Draft, line: str) -> bool:
+    """An unlabelled line that starts an address over several lines: a house number, flat
+    or unit, or any address-like line once the section's organisation is named."""
+    if nf.POSTCODE.search(line) or not _address_line(line, False):
+        return False
+    return bool(re.match(r"(?i)(\d|flat\b|unit\b|suite\b)", line)) or (
+        draft.name is not None and draft.address is None
+    )
+
+
+def _address_line(line: str, with_postcode: bool) -> bool:
+    """A line that can be part of an address: no e-mail, phone, code, person or sentence."""
+    if with_postcode:
+        line = nf.POSTCODE.sub(" ", line)
+    return not (
+        nf.find_emails(line)
+        or nf.PHONE.search(line)
+        or nf.find_ods(line)
+        or PERSON.search(line)
+        or ":" in line
+        or len(line.split()) > 8
+        or re.search(r"[.?!]\s*$", line)
+        or _NOT_AN_ADDRESS.search(line)
+        or re.match(r"(?i)\W*(tel|telephone|phone|mobile|fax|email|e-mail)\b", line)
+    )
 
 
 def _contact_section(ex: Extraction, context: str, line: str) -> str:

@@ -273,6 +273,9 @@ _ALSO_FOR_NEW = re.compile(
 )
 
 
+_FOR_BOTH = re.compile(r"(?i)\s*(?:of|for|at)\s+both\b")
+
+
 _NAMED_CONTACT = re.compile(
     r"\b(?i:main contact)\b[^.]{0,30}?\b(?i:will be|is|should be|to be|would be)\s+"
     r"(?P<name>[A-Z][\w'\u2019-]{1,30}(?:\s[A-Z][\w'\u2019-]{1,30}){1,2})\b"
@@ -313,6 +316,10 @@ def _self_as_contact(ex: Extraction, sentence: str, primary: str) -> None:
             if _ALSO_FOR_NEW.search(sentence, me.end()):
                 # "... and will be the main contact for the new one as well"
                 sender_as_contact(ex, ex.draft("new_practice"), sentence)
+        if ex.kind is RequestKind.BRANCH_SETUP and _FOR_BOTH.match(sentence, me.end()):
+            # "I am the main contact for both sites"
+            sender_as_contact(ex, ex.draft("main_practice"), sentence)
+            draft = ex.draft("branch")
         sender_as_contact(ex, draft, sentence)
 
 
