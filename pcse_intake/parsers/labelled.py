@@ -60,6 +60,7 @@ def labelled_pass(ex: Extraction, text: str) -> list[str]:
     open_address: tuple[Draft, list[str]] | None = None
     # unlabelled address lines under a section heading, waiting for their postcode
     section_address: list[str] = []
+    fresh_section = False  # a heading opened a section and no line of it was read yet
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -92,6 +93,7 @@ def labelled_pass(ex: Extraction, text: str) -> list[str]:
             if generic is not None:
                 context = ex.role(generic, context)
                 sectioned = True
+                fresh_section = True
             heading = fld == "name" or re.search(
                 r"\b(?:already|also|currently)\b|^details\b", split[0], re.I
             )
@@ -124,6 +126,7 @@ def labelled_pass(ex: Extraction, text: str) -> list[str]:
         ):
             context = ex.role(generic, context)  # a heading: "Details of your branch practice"
             sectioned = True
+            fresh_section = True
             fld_h = field_of(bare)
             # "Branch address" / "- The existing practice telephone number": a heading that
             # is also a label, its value on the next line(s)
@@ -161,6 +164,16 @@ def labelled_pass(ex: Extraction, text: str) -> list[str]:
         if in_section and len(line.split()) > 5 and role_of(line) is not None:
             # "Our existing pharmacy is at 8 Church Road, ..." after the new one's section
             context = ex.role(role_of(line), context)
+        first_of_section, fresh_section = fresh_section, False
+        if (
+            in_section
+            and first_of_section
+            and ex.draft(context).name is None
+            and _names_organisation(line)
+        ):
+            ex.draft(context).fill("name", nf.collapse(line))  # "Hartley and Sons"
+            prose.append("")
+            continue
         if in_section and (section_address or _opens_address(ex.draft(context), line)):
             # "Main practice details:" / "Parkway Pharmacy, ODS FW3K8" / "27 Parkway" /
             # "Derby" / "DE1 3QT" / "Tel ...": the address runs down to its postcode
@@ -191,6 +204,18 @@ def _opens_address(draft: Draft, line: str) -> bool:
         return False
     return bool(re.match(r"(?i)(\d|flat\b|unit\b|suite\b)", line)) or (
         draft.name is not None and draft.address is None
+    )
+
+
+def _names_organisation(line: str) -> bool:
+    """The first line under a section heading, a name alone: no number, comma or sentence."""
+    return (
+        line[:1].isupper()
+        and "," not in line
+        and not any(ch.isdigit() for ch in line)
+        and len(line.split()) <= 7
+        and _address_line(line, False)
+        and not re.match(r"(?i)(please|thanks|thank|kind|regards|hello|hi|dear)\b", line)
     )
 
 
