@@ -67,7 +67,8 @@ ORG_WORDS = re.compile(
 # with them ("The Old Forge Surgery" keeps its article mid-sentence).
 _NOISE_WORDS = (
     "we we're we\u2019re we've we\u2019ve i'm i\u2019m our this please hi hello dear on for and "
-    "it its as at to from with in practice name pcse thanks re fw fwd subject is a an"
+    "it its as at to from with in practice name pcse thanks re fw fwd subject is a an "
+    "it's that's here's there's we'd we'll i'd i'll i've"
 )
 LEADING_NOISE = frozenset(_NOISE_WORDS.split(" "))
 SENTENCE_START_NOISE = frozenset(("the", "main", "new", "existing", "branch", "current", "old"))
