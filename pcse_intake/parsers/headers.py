@@ -166,6 +166,21 @@ def auth_verdict(headers: Message, authserv_ids: tuple[str, ...]) -> AuthVerdict
     return AuthVerdict.NONE
 
 
+# RFC 3834 section 2: a responder may refuse on these; `auto_reply` is what some responders
+# send instead of Auto-Submitted.
+AUTOMATED_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
+# Any RFC 2369 / RFC 2919 list field marks list mail, not only List-Id.
+LIST_HEADERS = (
+    "List-Id",
+    "List-Unsubscribe",
+    "List-Post",
+    "List-Help",
+    "List-Subscribe",
+    "List-Owner",
+    "List-Archive",
+)
+
+
 def is_automated(headers: Message, subject: str, sender: str | None, *, report: bool) -> bool:
     """Auto-replies, bounces and list mail: RFC 3834 Auto-Submitted, DSNs (RFC 3464),
     Precedence bulk/junk/list, list headers (RFC 2369/2919), and the subjects and
@@ -173,9 +188,9 @@ def is_automated(headers: Message, subject: str, sender: str | None, *, report: 
     auto = str(headers.get("Auto-Submitted", "")).strip().lower()
     if auto and not auto.startswith("no"):
         return True
-    if str(headers.get("Precedence", "")).strip().lower() in {"bulk", "junk", "list"}:
+    if str(headers.get("Precedence", "")).strip().lower() in AUTOMATED_PRECEDENCE:
         return True
-    if headers.get("List-Id") or headers.get("List-Unsubscribe") or headers.get("List-Post"):
+    if any(headers.get(name) for name in LIST_HEADERS):
         return True
     if headers.get("X-Autoreply") or headers.get("X-Autorespond"):
         return True

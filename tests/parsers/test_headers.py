@@ -92,3 +92,16 @@ def test_an_ambiguous_from_gives_no_sender(value: str) -> None:
 def test_a_single_plain_from_keeps_its_sender(value: str, address: str) -> None:
     mailbox = sole_mailbox(value)
     assert mailbox is not None and mailbox.address == address
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"Precedence: auto_reply",
+        b"List-Archive: <https://lists.example.org/x>",
+        b"List-Help: <mailto:h@x>",
+    ],
+)
+def test_any_list_field_or_an_auto_reply_precedence_marks_automated_mail(header: bytes) -> None:
+    headers = parse_headers(b"From: a@nhs.net\r\n" + header + b"\r\n")
+    assert is_automated(headers, "Hello", "a@nhs.net", report=False)
