@@ -109,6 +109,14 @@ def prose_pass(ex: Extraction, lines: list[str]) -> None:
             carry = _prose_sentence(ex, sentence, primary, carry)
 
 
+# "I'm the main contact for Elm Pharmacy" in a set-up request: a practice that already has
+# PCSE Online (the new one has no main contact yet), unless it is called the new one.
+_PRESENT_CONTACT_AT = re.compile(
+    r"\b(?:i am|i'm)\s+(?:the\s+)?main contact\s+(?:for|at|of)\s+(?!(?:the\s+|our\s+)?new\b)"
+    r"(?:the\s+)?(?:[\w'&-]+\s*){0,6}$"
+)
+
+
 def _sentence_role(ex: Extraction, before: str, primary: str) -> str:
     """The role a mention takes from the words before it in its sentence."""
     low = before.lower()[-80:]
@@ -130,7 +138,7 @@ def _sentence_role(ex: Extraction, before: str, primary: str) -> str:
         if re.search(
             r"\b(already|currently|also|existing)\b[^.]{0,40}\b(main contact|at|for)\b[^.]{0,30}$",
             low,
-        ):
+        ) or _PRESENT_CONTACT_AT.search(low):
             return "existing_practice"
         return "new_practice"
     return primary
@@ -257,7 +265,8 @@ _I_AM_CONTACT = re.compile(
     r"I would like to be|I'd like to be|I\u2019d like to be|I will act as|I will remain)\s+"
     r"(?:the\s+|their\s+|its\s+|(?:currently|already|also)\s+(?:the\s+)?)?"
     r"(?:existing\s+|current\s+|nominated\s+)?main contact\b|"
-    r"\bmain contact (?:will be|is|should be) (?:me|myself)\b",
+    r"\bmain contact (?:will be|is|should be) (?:me|myself)\b|"
+    r"\b(?:with|make|add|set up|register|have|put) me (?:down )?as (?:the\s+)?main contact\b",
     re.I,
 )
 # "She is already the main contact at Evington Pharmacy": the person just named
@@ -309,8 +318,15 @@ def _self_as_contact(ex: Extraction, sentence: str, primary: str) -> None:
             existing.fill("contact_email", just_named.contact_email)
     me = _I_AM_CONTACT.search(sentence)
     if me:
-        if ex.kind is RequestKind.NEW_PRACTICE_SETUP and re.search(
-            r"(?i)\b(currently|already)\b", me.group(0)
+        if ex.kind is RequestKind.NEW_PRACTICE_SETUP and (
+            re.search(r"(?i)\b(currently|already)\b", me.group(0))
+            or (
+                not re.search(r"(?i)\b(will|would|'ll|'d|shall)\b", me.group(0))
+                and re.match(
+                    r"\s+(?:for|at|of)\s+(?!(?i:the\s+|our\s+)?new\b)(?:the\s+)?[A-Z]",
+                    sentence[me.end() :],
+                )
+            )
         ):
             draft = ex.draft("existing_practice")  # "I am already the main contact for X"
             if _ALSO_FOR_NEW.search(sentence, me.end()):
