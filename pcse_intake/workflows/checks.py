@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from pcse_intake.parsers import ROLES, RequestKind
 from pcse_intake.workflows.fields import describe, get_path
+from pcse_intake.workflows.lookalike import is_lookalike
 from pcse_intake.workflows.models import Organisation, Person, Request, format_ref
 from pcse_intake.workflows.registry import (
     branch_parent_code,
@@ -236,6 +237,16 @@ def _sender_checks(
                 f"the sender {sender} is not an NHSmail (@nhs.net) address",
             )
         )
+        domain = sender.rpartition("@")[2]
+        if is_lookalike(domain):
+            out.append(
+                problem(
+                    "lookalike_sender",
+                    None,
+                    f"the sender's domain {domain} looks like nhs.net but is not it:"
+                    " treat the request as a possible impersonation",
+                )
+            )
     known = [orgs[r] for r in _SENDER_ROLES[kind] if r in orgs]
     if known and not any(sender == org.email or contacts.has(org, sender) for org in known):
         codes = ", ".join(o.ods_code for o in known)

@@ -66,13 +66,6 @@ def test_a_look_alike_sender_is_never_treated_as_nhsmail_or_the_practice(
     assert request.sender is None or not request.sender.endswith("@nhs.net")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no UTS #39 skeleton comparison against the known-good domains: rnhs.net and "
-    "nhs-net.co.uk are flagged only as not NHSmail, not as look-alikes; the check belongs "
-    "in workflows/checks.py _sender_checks (held back: that file has another engineer's "
-    "uncommitted edits)",
-)
 def test_a_look_alike_domain_is_flagged_as_a_look_alike(ready: TestDatabase) -> None:
     result = ingest(ready, email_change_raw(sender="ouseburn.surgery@rnhs.net"))
     assert "lookalike_sender" in _codes(_request(ready, result.request_ref))
