@@ -36,6 +36,8 @@ def _split_label(line: str) -> tuple[str, str] | None:
     bare = without_remarks(label)  # a remark does not make a label a sentence
     if len(bare) > 90 or len(bare.split()) > 16 or "@" in label:
         return None
+    if ":" not in m.group(0) and says_i_am_contact(label):
+        return None  # "I'll be the main contact - my email is ...": a sentence
     if sum(ch.isdigit() for ch in bare) >= 5:
         return None  # "The branch number is 0113 496 0442 - sorry": the value came first
     return label, value.strip()
