@@ -89,7 +89,7 @@ def labelled_pass(ex: Extraction, text: str) -> list[str]:
             open_address = _apply(ex, role, fld, label, value)
             pending = None
             continue
-        if split and fld and not split[1] and len(split[0].split()) <= 10:
+        if split and fld and not split[1] and len(without_remarks(split[0]).split()) <= 10:
             # "Address:" with the value on the next line(s), or a heading "Existing practice:"
             generic = role_of(split[0])
             if generic is not None:
@@ -135,8 +135,9 @@ def labelled_pass(ex: Extraction, text: str) -> list[str]:
             pending = (fld_h, context, bare) if fld_h and fld_h != "name" else None
             open_address = None
             continue
-        fld_alone = field_of(bare) if _label_alone(bare, bulleted[i - 1], split) else None
-        if fld_alone and not nf.find_emails(bare) and not any(ch.isdigit() for ch in bare):
+        plain = without_remarks(bare)  # "New email (from 1st October)" alone on its line
+        fld_alone = field_of(bare) if _label_alone(plain, bulleted[i - 1], split) else None
+        if fld_alone and not nf.find_emails(bare) and not any(ch.isdigit() for ch in plain):
             pending = (fld_alone, ex.role(role_of(bare), context), bare)
             open_address = None
             continue
