@@ -77,6 +77,7 @@ class ParsedEmail:
     sender: str | None = None
     sender_name: str | None = None
     reply_to: str | None = None
+    sender_header: str | None = None  # the Sender header's address, when there is one
     message_id: str | None = None
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()

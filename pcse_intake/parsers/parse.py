@@ -65,6 +65,7 @@ def _parse(raw: bytes, options: ParseOptions) -> ParsedEmail:
     if mailbox is None and headers.get("From") and "From" not in duplicated:
         defects.append("From does not hold exactly one unambiguous mailbox")
     reply_to = hd.first_mailbox(headers.get("Reply-To"))
+    on_behalf = hd.first_mailbox(headers.get("Sender"))
     verdict = hd.auth_verdict(headers, options.authserv_ids)
     sender = mailbox.address if mailbox else None
     base = ParsedEmail(
@@ -72,6 +73,7 @@ def _parse(raw: bytes, options: ParseOptions) -> ParsedEmail:
         sender=sender,
         sender_name=mailbox.name if mailbox else None,
         reply_to=reply_to.address if reply_to else None,
+        sender_header=on_behalf.address if on_behalf else None,
         message_id=None if "Message-ID" in duplicated else hd.message_id(headers.get("Message-ID")),
         in_reply_to=hd.message_id(headers.get("In-Reply-To")),
         references=hd.message_ids(headers.get("References")),

@@ -21,6 +21,7 @@ from pcse_intake.workflows.checks import (
 )
 from pcse_intake.workflows.fields import compute_missing, get_path, merge
 from pcse_intake.workflows.history import record
+from pcse_intake.workflows.identity import identity_problems
 from pcse_intake.workflows.models import (
     InboundMessage,
     MessageStatus,
@@ -225,7 +226,7 @@ def _file(
             row,
             kind=parsed.kind,
             fields=parsed.request_json(),
-            parser_problems=[_problem_json(p) for p in parsed.problems],
+            parser_problems=[_problem_json(p) for p in parsed.problems] + identity_problems(parsed),
             settings=settings,
             now=now,
             acknowledge=acknowledge,

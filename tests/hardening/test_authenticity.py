@@ -77,11 +77,6 @@ def test_reply_to_is_never_written_to(ready: TestDatabase) -> None:
     assert _to_addresses(ready) == ["ouseburn.surgery@nhs.net"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Sender and Reply-To that differ from From are not flagged for staff; the flag "
-    "belongs in the parser (parsers/parse.py, beside the repeated-header check)",
-)
 @pytest.mark.parametrize("header", ["Reply-To", "Sender"])
 def test_a_sender_or_reply_to_other_than_from_is_flagged(ready: TestDatabase, header: str) -> None:
     result = ingest(ready, email_change_raw(extra=f"{header}: attacker@gmail.com\r\n"))
@@ -106,11 +101,6 @@ def test_a_display_name_spoof_uses_only_the_real_address(
     assert "ouseburn.surgery@nhs.net" not in _to_addresses(ready)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a display name holding another e-mail address is not flagged; the parser keeps "
-    "it as sender_name and should add a problem (parsers/parse.py)",
-)
 def test_a_display_name_holding_another_address_is_flagged(ready: TestDatabase) -> None:
     raw = email_change_raw().replace(ON_RECORD, DISPLAY_SPOOFS["quoted"])
     codes = _codes(_request(ready, ingest(ready, raw).request_ref))
