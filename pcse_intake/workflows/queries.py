@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -308,35 +309,19 @@ def request_detail(session: Session, ref: str) -> RequestDetail:
         messages=messages,
         calls=tuple(
             CallLine(c.at, c.staff, c.phone, c.phone_on_record, c.outcome, c.notes)
-            for c in session.scalars(
-                select(VerificationCall)
-                .where(VerificationCall.request_id == request.id)
-                .order_by(VerificationCall.id)
-            )
+            for c in _rows_of(session, VerificationCall, request.id)
         ),
         corrections=tuple(
             CorrectionLine(c.at, c.staff, c.path, c.before, c.after, c.note)
-            for c in session.scalars(
-                select(Correction)
-                .where(Correction.request_id == request.id)
-                .order_by(Correction.id)
-            )
+            for c in _rows_of(session, Correction, request.id)
         ),
         history=tuple(
             HistoryLine(h.at, h.action, h.state, h.actor, h.note, h.before, h.after)
-            for h in session.scalars(
-                select(HistoryEntry)
-                .where(HistoryEntry.request_id == request.id)
-                .order_by(HistoryEntry.id)
-            )
+            for h in _rows_of(session, HistoryEntry, request.id)
         ),
         outbox=tuple(
             OutboxLine(o.id, o.template, o.to_addr, o.subject, o.status, o.created_at, o.sent_at)
-            for o in session.scalars(
-                select(OutboxMessage)
-                .where(OutboxMessage.request_id == request.id)
-                .order_by(OutboxMessage.id)
-            )
+            for o in _rows_of(session, OutboxMessage, request.id)
         ),
     )
 
@@ -363,11 +348,7 @@ def _effect_note(request: Request) -> str | None:
 
 
 def _messages(session: Session, request: Request) -> tuple[MessageLine, ...]:
-    rows = session.scalars(
-        select(InboundMessage)
-        .where(InboundMessage.request_id == request.id)
-        .order_by(InboundMessage.id)
-    )
+    rows = _rows_of(session, InboundMessage, request.id)
     return tuple(
         MessageLine(
             m.id,
@@ -380,3 +361,13 @@ def _messages(session: Session, request: Request) -> tuple[MessageLine, ...]:
         )
         for m in rows
     )
+
+
+_Row = TypeVar("_Row", VerificationCall, Correction, HistoryEntry, OutboxMessage, InboundMessage)
+
+
+def _rows_of(session: Session, model: type[_Row], request_id: int) -> Sequence[_Row]:
+    """A request's rows of one kind, oldest first."""
+    return session.scalars(
+        select(model).where(model.request_id == request_id).order_by(model.id)
+    ).all()
