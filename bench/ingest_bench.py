@@ -13,8 +13,9 @@ and times, in separate child processes (so peak RSS is each one's own):
           validation, registry checks, request, history and reply rows, then UID MOVE;
 and then, with the daemon's IDLE loop, the time from APPEND to a recorded request.
 Each client's own CPU time per message is printed too: on a shared machine it moves far
-less than the wall-clock rate. `--parse-processes 1` lets ours parse each batch ahead in
-a helper process (its peak RSS is printed apart).
+less than the wall-clock rate. Ours parses each batch ahead in a helper process where there
+are two cores or more, as the poller does by default (its peak RSS is printed apart);
+`--parse-processes 0` parses in line instead.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from pcse_intake.config import Settings
 from pcse_intake.inbox_worker.imap_source import ImapMailbox
-from pcse_intake.inbox_worker.poller import Poller
+from pcse_intake.inbox_worker.poller import Poller, default_parse_processes
 from pcse_intake.workflows.db import make_engine, make_sessionmaker
 from pcse_intake.workflows.migrate import upgrade
 from pcse_intake.workflows.models import InboundMessage
@@ -234,7 +235,10 @@ def main() -> None:
     parser.add_argument("--idle-samples", type=int, default=20)
     parser.add_argument("--postgres", default="", help="a PostgreSQL URL instead of SQLite")
     parser.add_argument(
-        "--parse-processes", type=int, default=0, help="ours: parse each batch ahead in N helpers"
+        "--parse-processes",
+        type=int,
+        default=default_parse_processes(),
+        help="ours: parse each batch ahead in N helpers (0: in line; default: the poller's)",
     )
     args = parser.parse_args()
     messages = backlog(args.messages)

@@ -41,6 +41,8 @@ class MailboxSettings:
     quarantine_folder: str = "Quarantine"
     authserv_id: str = ""
     batch_size: int = 100
+    batch_max_megabytes: float = 64.0  # a batch also stops at this many bytes of mail
+    parse_helper: bool = True  # parse the next batch in a helper process (2+ cores)
     timeout_seconds: float = 30.0
     idle: bool = False
     max_attempts: int = 3
@@ -82,6 +84,8 @@ class WorkflowSettings:
     reminder_working_days: int = 3
     staff_digest_address: str = ""
     acknowledgements_per_sender_per_day: int = 1
+    replies_per_address_per_hour: int = 3
+    loop_alert_after: int = 10
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,13 @@ class ConsoleSettings:
     secure_cookies: bool = True
     session_idle_minutes: int = 30
     session_absolute_hours: int = 10
+    second_factor: str = "required"  # required | off: a code from an authenticator app
+
+    def __post_init__(self) -> None:
+        if self.second_factor not in ("required", "off"):
+            raise ConfigError(
+                f'[console] second_factor must be "required" or "off", not {self.second_factor!r}'
+            )
 
 
 @dataclass(frozen=True)

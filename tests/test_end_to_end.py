@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,11 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 
+from pcse_intake.config import Settings
 from pcse_intake.inbox_worker.cli import cli
 from pcse_intake.workflows.db import make_engine, make_sessionmaker, transaction
 from pcse_intake.workflows.models import OutboxMessage
+from pcse_intake.workflows.pending_changes import apply_due_changes
 from pcse_intake.workflows.registry import main_contacts, organisation
 from tests.conftest import CORPUS
 
@@ -87,7 +90,9 @@ def outbox(detail: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def verify_and_approve(run: Run, ref: str) -> dict[str, Any]:
-    assert "is now verified" in run("verify", ref, "--by", "alice", "--outcome", "confirmed").output
+    note = "the practice manager confirmed it on the call"  # needed from a sender not on record
+    verified = run("verify", ref, "--by", "alice", "--outcome", "confirmed", "--notes", note)
+    assert "is now verified" in verified.output
     assert "is now completed" in run("approve", ref, "--by", "bob").output
     detail = show(run, ref)
     assert detail["state"] == "completed"
@@ -96,7 +101,9 @@ def verify_and_approve(run: Run, ref: str) -> dict[str, Any]:
     return detail
 
 
-def test_email_change_from_eml_to_completed(run: Run, registry: Callable[..., Any]) -> None:
+def test_email_change_from_eml_to_completed(
+    run: Run, registry: Callable[..., Any], db_url: str
+) -> None:
     ref = ingest(run, "037.eml")
     listed = json.loads(run("requests", "list", "--json").output)
     assert [(r["ref"], r["kind"], r["state"]) for r in listed] == [
@@ -105,7 +112,12 @@ def test_email_change_from_eml_to_completed(run: Run, registry: Callable[..., An
     assert {"received_at", "sender"} <= set(listed[0])
     assert registry("H83004")["email"] == "glebehouse.surgery@nhs.net"
     detail = verify_and_approve(run, ref)
+    # The cooling-off period: the old address keeps the records until the change is due.
+    assert registry("H83004")["email"] == "glebehouse.surgery@nhs.net"
+    assert detail["change"]["status"] == "scheduled"
+    assert apply_due(db_url, detail["change"]["effective_at"]) == [ref]
     assert registry("H83004")["email"] == "glebehouse.admin@nhs.net"
+    assert show(run, ref)["change"]["status"] == "applied"
     assert outbox(detail) == [
         ("acknowledgement", "amelia.drinkwater@nhs.net", "pending"),
         ("email_change_confirmation", "glebehouse.admin@nhs.net", "pending"),
@@ -199,6 +211,7 @@ def test_missing_information_then_the_practices_reply_completes_it(
     assert detail["state"] == "awaiting_verification" and detail["missing"] == []
     assert detail["request"]["practice"]["current_email"] == "lavenderhill.reception@nhs.net"
     detail = verify_and_approve(run, ref)
+    apply_due(db_url, detail["change"]["effective_at"])
     assert registry("G85903")["email"] == "lavenderhill.surgery@nhs.net"
     assert outbox(detail) == [
         ("missing_information", "priscilla.obi@nhs.net", "pending"),
@@ -210,7 +223,7 @@ def test_missing_information_then_the_practices_reply_completes_it(
 
 def test_four_eyes_refuses_the_verifier_as_approver(run: Run, registry: Callable[..., Any]) -> None:
     ref = ingest(run, "032.eml")
-    run("verify", ref, "--by", "bob", "--outcome", "confirmed")
+    run("verify", ref, "--by", "bob", "--outcome", "confirmed", "--notes", "confirmed on the call")
     refused = run("approve", ref, "--by", "bob", code=1)
     assert "different person" in refused.output
     assert registry("P82919")["email"] == "pendleview.mc@nhs.net"
@@ -222,6 +235,17 @@ def test_ingesting_the_same_file_twice_records_it_once(run: Run) -> None:
     [again] = json.loads(run("ingest", "--json", str(CORPUS / "037.eml")).output)
     assert again["duplicate"] and again["ref"] == ref and again["outbox_ids"] == []
     assert len(json.loads(run("requests", "list", "--json").output)) == 1
+
+
+def apply_due(db_url: str, when: str) -> list[str]:
+    """What the daemon's `changes` job does at `when` (an ISO time)."""
+    engine = make_engine(db_url)
+    try:
+        with transaction(make_sessionmaker(engine)) as s:
+            moment = datetime.fromisoformat(when)
+            return apply_due_changes(s, now=moment, settings=Settings()).applied
+    finally:
+        engine.dispose()
 
 
 def _outbox_message_id(db_url: str, ref: str) -> str:

@@ -37,6 +37,15 @@ class ConsoleState:
     def signin_cookie(self) -> str:
         return "__Host-pcse_signin" if self.settings.console.secure_cookies else "pcse_signin"
 
+    @property
+    def pending_cookie(self) -> str:
+        """The half-finished sign-in (password right, code still to come): never a session."""
+        return "__Host-pcse_pending" if self.settings.console.secure_cookies else "pcse_pending"
+
+    @property
+    def second_factor(self) -> bool:
+        return self.settings.console.second_factor == "required"
+
 
 def console_state(request: Request) -> ConsoleState:
     state: ConsoleState = request.app.state.console

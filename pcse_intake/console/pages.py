@@ -17,6 +17,9 @@ NOTICES: dict[str, str] = {
     "call_recorded": "The call has been recorded.",
     "approved": "The request has been approved. The confirmation e-mail is queued.",
     "rejected": "The request has been rejected. The practice will be told why.",
+    "change_cancelled": (
+        "The e-mail change has been cancelled before it took effect. Both addresses will be told."
+    ),
     "corrected": "The correction has been saved and added to the history.",
     "dismissed": "The message has been dismissed.",
     "made_request": "A request has been made from the message.",
@@ -26,6 +29,10 @@ NOTICES: dict[str, str] = {
     "disabled": "The account has been disabled and its sessions ended.",
     "enabled": "The account has been enabled.",
     "unlocked": "The account has been unlocked.",
+    "second_factor_reset": (
+        "The second factor has been reset and the person's sessions ended. They set up "
+        "their authenticator app again at their next sign-in."
+    ),
 }
 
 

@@ -1,4 +1,8 @@
-"""Signing in: per-address throttling, the five-strikes lock, and an audit row per attempt."""
+"""Signing in: per-address throttling, the five-strikes lock, and an audit row per attempt.
+
+With the second factor on, a right password only starts a half-finished sign-in
+(`second_factor.py` checks the code that completes it).
+"""
 
 from __future__ import annotations
 
@@ -34,9 +38,62 @@ class Outcome(StrEnum):
     NOW_LOCKED = "now_locked"
     DISABLED = "disabled"
     THROTTLED = "throttled"
+    # The second factor's own outcomes.
+    PASSWORD_ACCEPTED = "password_accepted"  # the code is asked for next
+    ENROLLED = "enrolled"  # the first code from a new authenticator: confirmed and signed in
+    WRONG_CODE = "wrong_code"
+    REPLAYED_CODE = "replayed_code"  # a right code already used once
+    CODE_TOO_LATE = "code_too_late"  # the half-finished sign-in had expired
 
 
-_FAILURES = [o.value for o in Outcome if o not in (Outcome.SIGNED_IN, Outcome.REAUTHENTICATED)]
+# Not failures: neither counted for the per-address throttle nor shown as failed sign-ins.
+_NOT_FAILURES = frozenset(
+    {
+        Outcome.SIGNED_IN,
+        Outcome.REAUTHENTICATED,
+        Outcome.PASSWORD_ACCEPTED,
+        Outcome.ENROLLED,
+        Outcome.CODE_TOO_LATE,
+    }
+)
+_FAILURES = [o.value for o in Outcome if o not in _NOT_FAILURES]
+
+
+# What each refusal shows, in plain English, and its status code.
+REFUSALS: dict[Outcome, tuple[int, str]] = {
+    Outcome.WRONG_PASSWORD: (401, "The username or password is not correct."),
+    Outcome.UNKNOWN_USER: (401, "The username or password is not correct."),
+    Outcome.DISABLED: (401, "The username or password is not correct."),
+    Outcome.NOW_LOCKED: (
+        403,
+        f"The password was wrong {LOCK_AFTER_FAILURES} times in a row, so the account is "
+        "now locked. Ask an administrator to unlock it.",
+    ),
+    Outcome.LOCKED: (403, "This account is locked. Ask an administrator to unlock it."),
+    Outcome.THROTTLED: (
+        429,
+        "There have been too many failed sign-ins from your network. Wait 15 minutes, "
+        "then try again.",
+    ),
+    Outcome.WRONG_CODE: (
+        401,
+        "The code is not correct. Enter the 6-digit code your authenticator app shows now.",
+    ),
+    Outcome.REPLAYED_CODE: (
+        401,
+        "That code has already been used. Wait for your app to show a new code, then enter it.",
+    ),
+    Outcome.CODE_TOO_LATE: (
+        401,
+        "You took too long to enter the code. Sign in again with your password, then enter "
+        "a new code.",
+    ),
+}
+# A code, not the password, was the fifth wrong one in a row.
+CODE_LOCK_MESSAGE = (
+    f"A wrong password or code was entered {LOCK_AFTER_FAILURES} times in a row, so the "
+    "account is now locked. Ask an administrator to unlock it."
+)
 
 
 @dataclass(frozen=True)
@@ -46,25 +103,53 @@ class SignInResult:
 
     @property
     def succeeded(self) -> bool:
-        return self.outcome is Outcome.SIGNED_IN
+        return self.outcome in (Outcome.SIGNED_IN, Outcome.ENROLLED)
 
 
 def sign_in(
-    session: Session, *, username: str, password: str, address: str, now: datetime
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    address: str,
+    now: datetime,
+    second_factor: bool = False,
 ) -> SignInResult:
-    """Check one attempt and record it; the caller's transaction commits it either way."""
+    """Check one attempt and record it; the caller's transaction commits it either way.
+
+    With `second_factor`, a right password gives PASSWORD_ACCEPTED (and the staff member),
+    not SIGNED_IN: the code is still to come.
+    """
     username = username.strip()[:100]
     outcome, staff = _decide(
-        session, username=username, password=password, address=address, now=now
+        session,
+        username=username,
+        password=password,
+        address=address,
+        now=now,
+        second_factor=second_factor,
     )
+    record_attempt(session, username=username, address=address, now=now, outcome=outcome)
+    passed = outcome in (Outcome.SIGNED_IN, Outcome.PASSWORD_ACCEPTED)
+    return SignInResult(outcome, staff if passed else None)
+
+
+def record_attempt(
+    session: Session, *, username: str, address: str, now: datetime, outcome: Outcome
+) -> None:
+    """The audit row and the security log line (ASVS 16.3.1): never the password or code."""
     session.add(SignInAttempt(at=now, address=address[:64], username=username, outcome=outcome))
-    # One line per attempt for the security log (ASVS 16.3.1); never the password.
     log.info("console sign-in %s user=%r address=%s", outcome.value, username, address)
-    return SignInResult(outcome, staff if outcome is Outcome.SIGNED_IN else None)
 
 
 def _decide(
-    session: Session, *, username: str, password: str, address: str, now: datetime
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    address: str,
+    now: datetime,
+    second_factor: bool,
 ) -> tuple[Outcome, Staff | None]:
     if recent_failures_from(session, address=address, now=now) >= ADDRESS_FAILURE_LIMIT:
         return Outcome.THROTTLED, None
@@ -77,23 +162,33 @@ def _decide(
         return Outcome.LOCKED, staff
     if staff.disabled:
         return Outcome.DISABLED, staff
-    wrong = _check_password(staff, password)
+    # With a second factor the count of wrong ones starts again only once the code is right
+    # too; otherwise someone with the password could guess codes four at a time for ever.
+    wrong = _check_password(staff, password, reset=not second_factor)
     if wrong is not None:
         return wrong, staff
+    if second_factor:
+        return Outcome.PASSWORD_ACCEPTED, staff
     staff.last_login_at = now
     return Outcome.SIGNED_IN, staff
 
 
-def _check_password(staff: Staff, password: str) -> Outcome | None:
-    """None if right (the count of wrong ones starts again); else counts it, locking at five."""
+def _check_password(staff: Staff, password: str, *, reset: bool = True) -> Outcome | None:
+    """None if right (the count of wrong ones starts again if `reset`); else counts it."""
     if verify_password(staff.password_hash, password):
-        staff.failed_logins = 0
+        if reset:
+            staff.failed_logins = 0
         return None
+    return count_failure(staff, Outcome.WRONG_PASSWORD)
+
+
+def count_failure(staff: Staff, outcome: Outcome) -> Outcome:
+    """One more wrong password or code: `outcome`, or NOW_LOCKED at the fifth in a row."""
     staff.failed_logins += 1
     if staff.failed_logins >= LOCK_AFTER_FAILURES:
         staff.locked = True
         return Outcome.NOW_LOCKED
-    return Outcome.WRONG_PASSWORD
+    return outcome
 
 
 def reauthenticate(

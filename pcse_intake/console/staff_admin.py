@@ -1,4 +1,5 @@
-"""Staff account administration behind the console: list, change role, disable, unlock.
+"""Staff account administration behind the console: list, change role, disable, unlock, and
+reset the second factor.
 
 Each change is audited in the shared history (through `workflows.history.record`) and, where
 it takes access away, ends the account's sessions at once.
@@ -13,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from pcse_intake.console.second_factor import end_challenges_of
 from pcse_intake.console.session_store import end_sessions_of
 from pcse_intake.workflows import history
 from pcse_intake.workflows.errors import NotPermitted
@@ -32,6 +34,7 @@ class StaffRow:
     failed_logins: int
     last_login_at: datetime | None
     live_sessions: int
+    second_factor_set_up: bool  # an authenticator app confirmed with a first code
 
 
 def list_staff(session: Session) -> list[StaffRow]:
@@ -47,7 +50,16 @@ def list_staff(session: Session) -> list[StaffRow]:
         .order_by(Staff.username)
     ).all()
     return [
-        StaffRow(s.username, s.role, s.locked, s.disabled, s.failed_logins, s.last_login_at, n)
+        StaffRow(
+            s.username,
+            s.role,
+            s.locked,
+            s.disabled,
+            s.failed_logins,
+            s.last_login_at,
+            n,
+            s.totp_confirmed_at is not None,
+        )
         for s, n in rows
     ]
 
@@ -100,6 +112,31 @@ def unlock(session: Session, *, username: str, by: str, now: datetime) -> None:
     before = {"locked": staff.locked, "failed_logins": staff.failed_logins}
     staff.locked, staff.failed_logins = False, 0
     _audit(session, staff, by, now, "staff_unlocked", before, {"locked": False, "failed_logins": 0})
+
+
+def reset_second_factor(session: Session, *, username: str, by: str, now: datetime) -> None:
+    """Forget the account's authenticator (a lost phone): they set one up at their next sign-in.
+
+    Their sessions and any half-finished sign-in end at once, so whoever holds the old phone
+    (or a session) keeps nothing.
+    """
+    _refuse_self(by, username, "reset the second factor of")
+    staff = _account(session, username)
+    before = {"second_factor": _factor_state(staff)}
+    if before["second_factor"] == "none":
+        return  # nothing to forget: no history entry, sessions left alone
+    staff.totp_secret = None
+    staff.totp_confirmed_at = None
+    staff.totp_last_step = None
+    end_sessions_of(session, staff_id=staff.id, now=now, reason="second_factor_reset")
+    end_challenges_of(session, staff_id=staff.id, now=now, reason="second_factor_reset")
+    _audit(session, staff, by, now, "staff_second_factor_reset", before, {"second_factor": "none"})
+
+
+def _factor_state(staff: Staff) -> str:
+    if staff.totp_confirmed_at is not None:
+        return "set_up"
+    return "being_set_up" if staff.totp_secret is not None else "none"
 
 
 def _audit(

@@ -1,4 +1,4 @@
-"""`pcse-intake run`: the APScheduler daemon (poll, outbox, reminders, retention, health)."""
+"""`pcse-intake run`: the APScheduler daemon: poll, outbox, e-mail changes, reminders, health."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from pcse_intake.inbox_worker.outbox_job import MailerFactory, send_outbox
 from pcse_intake.inbox_worker.poller import Poller, PollReport
 from pcse_intake.workflows.db import transaction
 from pcse_intake.workflows.maintenance import purge_raw_messages, queue_reminder_digest
+from pcse_intake.workflows.pending_changes import apply_due_changes
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,13 @@ class Daemon:
     def outbox_job(self) -> None:
         send_outbox(self.sessions, self.connect_mailer, settings=self.settings, now=self.now)
         self._refresh_metrics()
+
+    def changes_job(self) -> None:
+        """E-mail changes whose cooling-off period is over take effect (or are stopped)."""
+        with transaction(self.sessions) as session:
+            report = apply_due_changes(session, now=self.now(), settings=self.settings)
+        if report.applied or report.stopped:
+            event(log, "email_changes_due", applied=report.applied, stopped=report.stopped)
 
     def reminders_job(self) -> None:
         with transaction(self.sessions) as session:
@@ -161,6 +169,14 @@ class Daemon:
             "interval",
             seconds=s.outbox_seconds,
             id="outbox",
+            next_run_time=first,
+            **common,
+        )
+        scheduler.add_job(
+            self._guarded(self.changes_job),
+            "interval",
+            seconds=s.poll_seconds,  # a change takes effect at most one poll late
+            id="changes",
             next_run_time=first,
             **common,
         )

@@ -152,6 +152,8 @@ four_eyes = true
 bind = "127.0.0.1"
 port = {console_port}
 secure_cookies = false
+# Off in the demo only, so someone trying the product needs no authenticator app.
+second_factor = "off"
 
 [health]
 enabled = true
@@ -274,6 +276,7 @@ pcse-intake demo is running.  {stop}
 
   demo staff accounts (also in {folder / "demo-passwords.txt"}):
 {accounts}
+  second factor off in the demo; on by default
 
 From another terminal, once the first poll has run (a few seconds):
   {cli} requests list --state awaiting_verification

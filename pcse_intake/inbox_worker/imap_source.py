@@ -22,6 +22,8 @@ from pcse_intake.inbox_worker.oauth import RefreshingToken
 
 log = logging.getLogger(__name__)
 
+SIZE_CHUNK = 1000  # UIDs per RFC822.SIZE fetch: keeps one command line a sane length
+
 # What a dropped, refused or hung connection raises: the poll stops and is retried later.
 CONNECTION_ERRORS: tuple[type[Exception], ...] = (
     OSError,  # includes socket.timeout, ConnectionResetError, ssl.SSLError
@@ -47,6 +49,9 @@ class MailboxSource(Protocol):
 
     def search(self) -> list[int]:
         """The UIDs of every message in the folder (not flagged deleted), ascending."""
+
+    def sizes(self, uids: Sequence[int]) -> dict[int, int]:
+        """The size in bytes of each of these UIDs (RFC822.SIZE); vanished UIDs are left out."""
 
     def fetch(self, uids: Sequence[int]) -> list[FetchedMessage]:
         """The raw bytes of these UIDs, without setting \\Seen; vanished UIDs are left out."""
@@ -82,8 +87,12 @@ def check_mailbox_settings(settings: MailboxSettings) -> None:
         raise ConfigError(f"[mailbox] auth must be password or xoauth2: {settings.auth!r}")
     if settings.auth == "xoauth2" and not (settings.oauth_tenant_id and settings.oauth_client_id):
         raise ConfigError("[mailbox] auth = 'xoauth2' needs oauth_tenant_id and oauth_client_id")
-    if settings.batch_size < 1 or settings.max_attempts < 1 or settings.timeout_seconds <= 0:
-        raise ConfigError("[mailbox] batch_size, max_attempts and timeout_seconds must be positive")
+    numbers = (settings.batch_size, settings.max_attempts)
+    if min(numbers) < 1 or min(settings.timeout_seconds, settings.batch_max_megabytes) <= 0:
+        raise ConfigError(
+            "[mailbox] batch_size, batch_max_megabytes, max_attempts and timeout_seconds"
+            " must be positive"
+        )
 
 
 def secret_from_env(variable: str, what: str) -> str:
@@ -165,6 +174,16 @@ class ImapMailbox:
 
     def search(self) -> list[int]:
         return sorted(int(uid) for uid in self.client.search(["NOT", "DELETED"]))
+
+    def sizes(self, uids: Sequence[int]) -> dict[int, int]:
+        found: dict[int, int] = {}
+        for start in range(0, len(uids), SIZE_CHUNK):
+            response = self.client.fetch(list(uids[start : start + SIZE_CHUNK]), [b"RFC822.SIZE"])
+            for uid, data in response.items():
+                size = data.get(b"RFC822.SIZE")
+                if isinstance(size, int):
+                    found[int(uid)] = size
+        return found
 
     def fetch(self, uids: Sequence[int]) -> list[FetchedMessage]:
         if not uids:

@@ -72,6 +72,7 @@ def send_outbox(
             if not claimed:
                 break
             email = claimed[0]
+            crash_point("after_claim")
             if mailer is None:
                 try:
                     mailer = connection.enter_context(connect())

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -67,8 +70,26 @@ class ParsePool:
         if self._executor is None:
             # spawn: a fresh interpreter, nothing inherited (threads, locks, open connections).
             context = multiprocessing.get_context("spawn")
-            self._executor = ProcessPoolExecutor(self.processes, mp_context=context)
+            self._executor = ProcessPoolExecutor(
+                self.processes,
+                mp_context=context,
+                initializer=_die_with_parent,
+                initargs=(os.getpid(),),
+            )
         return self._executor
+
+
+def _die_with_parent(parent: int) -> None:
+    """Run in the helper: exit when the poller's process is gone (e.g. killed with SIGKILL),
+    which would otherwise leave the helper waiting for work for ever (the crash soak).
+    `parent` is passed in: the poller may have died before this helper finished starting."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 @dataclass(frozen=True)

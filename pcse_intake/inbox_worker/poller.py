@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import imaplib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -20,14 +21,18 @@ from pcse_intake.config import Settings
 from pcse_intake.inbox_worker.faults import crash_point
 from pcse_intake.inbox_worker.imap_source import FetchedMessage, MailboxSource
 from pcse_intake.inbox_worker.logs import event
-from pcse_intake.inbox_worker.parse_pool import ParsePool, result_or_none
-from pcse_intake.parsers import ParsedEmail
+from pcse_intake.inbox_worker.parse_pool import ParsePool, Parsing, result_or_none
+from pcse_intake.parsers import ParsedEmail, parse
 from pcse_intake.workflows.db import transaction
 from pcse_intake.workflows.intake import (
+    BatchItem,
+    IntakeResult,
     MessageSource,
+    forget_batch_writes,
     parse_options,
     record_failure,
     record_message,
+    recording_batch,
 )
 from pcse_intake.workflows.models import InboundMessage, MailboxState, MessageStatus
 
@@ -50,7 +55,7 @@ class PollReport:
 
 
 class Poller:
-    """Reads one mailbox folder into the database; the transaction is opened here, per message."""
+    """Reads one mailbox folder into the database; one transaction per fetched batch."""
 
     def __init__(
         self,
@@ -59,13 +64,17 @@ class Poller:
         *,
         settings: Settings,
         now: Callable[[], datetime],
-        parse_processes: int = 0,
+        parse_processes: int | None = None,
     ) -> None:
         """`parse_processes`: helper processes that parse each batch ahead (0: parse in line).
 
-        Off by default: on our shared 2-core machine the helper gained nothing measurable
-        (docs/benchmarks.md, Ingest); it pays only where a core is otherwise idle.
+        By default one helper where there are two cores or more, unless `[mailbox]
+        parse_helper = false`: the parse is about half of a message's CPU, so the helper
+        parses batch N+1 while this process records batch N (docs/benchmarks.md, Ingest).
+        A one-message IDLE wake-up is parsed in line anyway.
         """
+        if parse_processes is None:
+            parse_processes = default_parse_processes() if settings.mailbox.parse_helper else 0
         self.source = source
         self.sessions = sessions
         self.settings = settings
@@ -108,8 +117,22 @@ class Poller:
             for chunk in _batches(settled_uids, self.settings.mailbox.batch_size):
                 self._move(chunk, folder, report)
         pending = [uid for uid in uids if uid not in settled]
-        for batch in _batches(pending, self.settings.mailbox.batch_size):
-            self._take_batch(self.source.fetch(batch), report)
+        # One batch ahead: the next batch is fetched and handed to the parse helper before
+        # this one is recorded, so the helper parses while this process writes.
+        ahead: tuple[Sequence[FetchedMessage], list[Parsing | None]] | None = None
+        for batch in batches_by_size(
+            pending,
+            self.source.sizes(pending) if pending else {},
+            count=self.settings.mailbox.batch_size,
+            max_bytes=int(self.settings.mailbox.batch_max_megabytes * 1024 * 1024),
+        ):
+            messages = self.source.fetch(batch)
+            parses = self.parse_pool.submit([m.raw for m in messages])
+            if ahead is not None:
+                self._take_batch(*ahead, report)
+            ahead = (messages, parses)
+        if ahead is not None:
+            self._take_batch(*ahead, report)
         with transaction(self.sessions) as session:
             state = session.get(MailboxState, self.source.name)
             if state is not None:
@@ -149,67 +172,137 @@ class Poller:
 
     # -- one batch -----------------------------------------------------------------------
 
-    def _take_batch(self, messages: Sequence[FetchedMessage], report: PollReport) -> None:
-        """Record a fetched batch in ONE transaction (a savepoint per message), then move it.
+    def _take_batch(
+        self,
+        messages: Sequence[FetchedMessage],
+        parses: Sequence[Parsing | None],
+        report: PollReport,
+    ) -> None:
+        """Record a fetched batch in ONE transaction, then move it.
 
-        One commit per batch instead of per message is what makes a backlog fast; the
-        savepoints keep one bad message from spoiling its neighbours. Nothing is moved
-        before the commit, so a crash anywhere leaves the whole batch to be fetched again.
+        One commit per batch instead of per message is what makes a backlog fast, with the
+        batch's look-ups answered by a few queries up front (`recording_batch`). The batch is
+        first recorded straight through; if any message fails, that transaction is rolled
+        back and the batch recorded again with a savepoint per message, so one bad message
+        never spoils its neighbours (and costs nothing while every message is good). Nothing
+        is moved before the commit, so a crash anywhere leaves the batch to be fetched again.
         """
         assert self.uidvalidity is not None
-        to_move: dict[str, list[int]] = {}
-        failures: list[tuple[FetchedMessage, Exception]] = []
-        # Parsed ahead in another process while this one records (see parse_pool).
-        parses = self.parse_pool.submit([m.raw for m in messages])
-        with transaction(self.sessions) as session:
-            for message, parsing in zip(messages, parses, strict=True):
-                crash_point("after_fetch")
-                parsed = result_or_none(parsing)
-                folder = self._record_one(session, message, failures, report, parsed)
-                if folder is not None:
-                    to_move.setdefault(folder, []).append(message.uid)
+        parsed = [self._parsed(m, p) for m, p in zip(messages, parses, strict=True)]
+        items = [
+            BatchItem(m.raw, MessageSource(self.source.name, self.uidvalidity, m.uid), p)
+            for m, p in zip(messages, parsed, strict=True)
+        ]
+        outcomes: list[_Outcome] | None = None
+        try:
+            outcomes = self._record_batch(messages, parsed, items, careful=False)
+        except IntegrityError as exc:
+            error: Exception = exc
+            reason = "a unique key refused a row: another worker recorded one of them first"
+        except DBAPIError:
+            raise  # the database itself is unwell: stop this poll, keep the mail where it is
+        except Exception as exc:
+            error, reason = exc, "a message failed: each is now recorded on its own"
+        if outcomes is None:
+            error_text = " ".join(f"{type(error).__name__}: {error}".split())[:300]
+            event(log, "batch_retried", messages=len(messages), reason=reason, error=error_text)
+            outcomes = self._record_batch(messages, parsed, items, careful=True)
         crash_point("after_commit")
-        for message, exc in failures:
-            # Each failure is counted in its own transaction, after the good ones are safe.
-            if self._fail(message, exc, report):
-                to_move.setdefault(self.settings.mailbox.quarantine_folder, []).append(message.uid)
+        to_move: dict[str, list[int]] = {}
+        for outcome in outcomes:
+            folder = self._settle(outcome, report)
+            if folder is not None:
+                to_move.setdefault(folder, []).append(outcome.message.uid)
         for folder, uids in to_move.items():
             self._move(uids, folder, report)
+
+    def _record_batch(
+        self,
+        messages: Sequence[FetchedMessage],
+        parsed: Sequence[ParsedEmail | None],
+        items: Sequence[BatchItem],
+        *,
+        careful: bool,
+    ) -> list[_Outcome]:
+        """One transaction for the batch; `careful`: a savepoint per message, failures kept."""
+        with (
+            transaction(self.sessions) as session,
+            recording_batch(session, items, now=self.now(), defer_history=not careful),
+        ):
+            outcomes = []
+            for message, parse in zip(messages, parsed, strict=True):
+                crash_point("after_fetch")
+                outcomes.append(self._record_one(session, message, parse, careful=careful))
+        return outcomes
+
+    def _parsed(self, message: FetchedMessage, parsing: Parsing | None) -> ParsedEmail | None:
+        """The helper's parse, or one made here; None if parsing fails (recorded as a failure).
+
+        Never waits for the helper: a message it has not reached yet (the first batch, while
+        the helper starts) is parsed here, so this process is never idle.
+        """
+        done = result_or_none(parsing) if parsing is not None and parsing.future.done() else None
+        if done is not None:
+            return done
+        try:
+            return parse(message.raw, self.parse_pool.options)
+        except Exception:  # recording parses it again, inside its savepoint, and fails there
+            return None
 
     def _record_one(
         self,
         session: Session,
         message: FetchedMessage,
-        failures: list[tuple[FetchedMessage, Exception]],
-        report: PollReport,
-        parsed: ParsedEmail | None = None,
-    ) -> str | None:
-        """Record one message inside a savepoint; the folder to move it to, or None."""
+        parsed: ParsedEmail | None,
+        *,
+        careful: bool,
+    ) -> _Outcome:
+        """Record one message; when `careful`, inside a savepoint that keeps its failure."""
         assert self.uidvalidity is not None
         now = self.now()
-        where = MessageSource(self.source.name, self.uidvalidity, message.uid)
+
+        def record() -> _Outcome:
+            assert self.uidvalidity is not None
+            result = record_message(
+                session,
+                message.raw,
+                settings=self.settings,
+                now=now,
+                source=MessageSource(self.source.name, self.uidvalidity, message.uid),
+                acknowledge=self._may_acknowledge(message, now),
+                origin="imap",
+                parsed=parsed,
+            )
+            return _Outcome(message, result=result)
+
+        if not careful:
+            return record()
         try:
             with session.begin_nested():
-                result = record_message(
-                    session,
-                    message.raw,
-                    settings=self.settings,
-                    now=now,
-                    source=where,
-                    acknowledge=self._may_acknowledge(message, now),
-                    origin="imap",
-                    parsed=parsed,
-                )
+                return record()
         except IntegrityError:
+            forget_batch_writes(session)
+            return _Outcome(message, taken_by_other=True)
+        except DBAPIError:
+            raise  # the database itself is unwell: stop this poll, keep the mail where it is
+        except Exception as exc:
+            forget_batch_writes(session)
+            return _Outcome(message, error=exc)
+
+    def _settle(self, outcome: _Outcome, report: PollReport) -> str | None:
+        """Count and log a message once its batch is committed; the folder to move it to."""
+        message = outcome.message
+        if outcome.taken_by_other:
             # Another worker committed the same message first: it is recorded once, by them.
             report.duplicates += 1
             event(log, "message_duplicate", uid=message.uid, reason="recorded by another worker")
             return self.settings.mailbox.processed_folder
-        except DBAPIError:
-            raise  # the database itself is unwell: stop this poll, keep the mail where it is
-        except Exception as exc:
-            failures.append((message, exc))
-            return None
+        if outcome.error is not None:
+            # Each failure is counted in its own transaction, after the good ones are safe.
+            quarantined = self._fail(message, outcome.error, report)
+            return self.settings.mailbox.quarantine_folder if quarantined else None
+        result = outcome.result
+        assert result is not None
         if result.duplicate:
             report.duplicates += 1
         else:
@@ -332,6 +425,21 @@ class Poller:
         return settled
 
 
+def default_parse_processes() -> int:
+    """One parse helper when a second core can run it, else none."""
+    return 1 if (os.cpu_count() or 1) >= 2 else 0
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What became of one message of a batch, settled once the batch is committed."""
+
+    message: FetchedMessage
+    result: IntakeResult | None = None  # recorded now, or already
+    error: Exception | None = None  # failed: kept and counted in its own transaction
+    taken_by_other: bool = False  # another worker committed it first
+
+
 @contextmanager
 def mailbox_lease(sessions: sessionmaker[Session], mailbox: str) -> Iterator[bool]:
     """On PostgreSQL, one worker at a time per mailbox (a session advisory lock).
@@ -360,3 +468,21 @@ def mailbox_lease(sessions: sessionmaker[Session], mailbox: str) -> Iterator[boo
 def _batches(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def batches_by_size(
+    uids: Sequence[int], sizes: dict[int, int], *, count: int, max_bytes: int
+) -> Iterator[Sequence[int]]:
+    """Batches of at most `count` UIDs and `max_bytes` of mail (battery 37: memory is bounded
+    by bytes, not by count); a message bigger than `max_bytes` goes in a batch of its own."""
+    batch: list[int] = []
+    total = 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if batch and (len(batch) >= count or total + size > max_bytes):
+            yield batch
+            batch, total = [], 0
+        batch.append(uid)
+        total += size
+    if batch:
+        yield batch

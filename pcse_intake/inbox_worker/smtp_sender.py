@@ -15,6 +15,7 @@ from typing import Protocol
 
 from pcse_intake.config import ConfigError, SmtpSettings
 from pcse_intake.inbox_worker.imap_source import is_loopback
+from pcse_intake.parsers.headers import LOOP_HEADER
 from pcse_intake.workflows.outbox_queue import ClaimedEmail
 
 
@@ -65,6 +66,8 @@ def build_message(
         "Auto-Submitted": email.auto_submitted,
         # Ask Exchange not to answer us with out-of-office or other automatic replies.
         "X-Auto-Response-Suppress": "All",
+        # Marks our own mail, so it is never answered if a forwarder sends it back to us.
+        LOOP_HEADER: from_address,
     }
     message = EmailMessage(policy=policy.SMTP)
     for name, value in headers.items():

@@ -6,9 +6,10 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
-from email.header import decode_header
+from email.header import Header, decode_header
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
+from functools import lru_cache
 
 from pcse_intake.parsers.mime import decode_text
 from pcse_intake.parsers.model import AuthVerdict
@@ -26,17 +27,25 @@ _DMARC = re.compile(r"\bdmarc\s*=\s*([a-z]+)", re.IGNORECASE)
 _AUTOMATED_SUBJECT = re.compile(
     r"^\s*(automatic reply|auto(?:matic)?[- ]?reply|out of (?:the )?office|undeliverable|"
     r"undelivered mail|delivery status notification|delivery (?:has )?failed|"
-    r"mail delivery (?:failed|failure)|returned mail|failure notice)\b",
+    r"mail delivery (?:failed|failure|warning)|returned mail|failure notice|"
+    r"delivery failure|mail could not be delivered)\b",
     re.IGNORECASE,
 )
 _DAEMON_SENDER = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply)@", re.I)
 
 
-def decode_header_value(value: str | None) -> str:
+def decode_header_value(value: str | Header | None) -> str:
     """A header value as one clean line: encoded words decoded, raw 8-bit bytes read as
     UTF-8 or windows-1252, unknown charsets replaced, CR/LF/NUL turned into spaces."""
     if value is None:
         return ""
+    if isinstance(value, Header):
+        # compat32 hands back a header holding raw 8-bit bytes (RFC 6532 UTF-8, as SMTPUTF8
+        # servers send it) as a Header whose str() turns those bytes into U+FFFD; its
+        # chunks keep the bytes, which are read like 8-bit body text (UTF-8, then 1252).
+        value = "".join(
+            decode_text(c, None)[0] if isinstance(c, bytes) else c for c, _ in decode_header(value)
+        )
     value = str(value)[:MAX_HEADER_CHARS]
     try:
         pieces = decode_header(value)
@@ -96,6 +105,23 @@ MAX_FROM_CHARS = 998
 def sole_mailbox(value: str | None) -> Mailbox | None:
     """The From mailbox, only when the header holds exactly one unambiguous mailbox.
 
+    Practices write again and again from the same From line, and the strict reading below
+    is the dearest part of a parse, so a plain string's answer is remembered (the answer
+    depends on the string alone; a `Mailbox` is immutable).
+    """
+    if type(value) is str and len(value) <= MAX_FROM_CHARS:
+        return _sole_mailbox_of(value)
+    return _sole_mailbox(value)
+
+
+@lru_cache(maxsize=4096)
+def _sole_mailbox_of(value: str) -> Mailbox | None:
+    return _sole_mailbox(value)
+
+
+def _sole_mailbox(value: str | None) -> Mailbox | None:
+    """`sole_mailbox` itself.
+
     `email.utils.getaddresses` is lenient (CVE-2023-27043): `a@nhs.net)<b@x.org>` or
     `<a@nhs.net>; <b@x.org>` yield the practice's address although an attacker wrote both.
     Identity must fail closed, so the lenient reading has to agree with the strict
@@ -146,13 +172,9 @@ def auth_verdict(headers: Message, authserv_ids: tuple[str, ...]) -> AuthVerdict
     only a header whose authserv-id is one of ours counts (the others may be forged or
     were added elsewhere); with none configured, the top-most header counts.
     """
-    ours = {i.strip().lower() for i in authserv_ids if i.strip()}
-    for value in (headers.get_all("Authentication-Results") or [])[:MAX_AUTH_HEADERS]:
-        text = _CONTROL.sub(" ", str(value)[:MAX_HEADER_CHARS])
-        for _ in range(3):  # comments may nest a little; each pass removes one level
-            text = _COMMENT.sub(" ", text)
-        serv_id = text.split(";", 1)[0].split()
-        if ours and (not serv_id or serv_id[0].lower() not in ours):
+    ours = _our_ids(authserv_ids)
+    for serv_id, text in _auth_results(headers):
+        if ours and serv_id not in ours:
             continue
         found = _DMARC.search(text)
         if found is None:
@@ -164,6 +186,33 @@ def auth_verdict(headers: Message, authserv_ids: tuple[str, ...]) -> AuthVerdict
             return AuthVerdict.FAIL
         return AuthVerdict.NONE
     return AuthVerdict.NONE
+
+
+def repeated_own_auth_results(headers: Message, authserv_ids: tuple[str, ...]) -> bool:
+    """More than one Authentication-Results field carries our MTA's id (RFC 8601 7.1).
+
+    Our MTA adds one field; a second with our id was written by someone else, typically
+    below the real one to pass as ours, so it is flagged. Fields with other ids are ignored
+    but not flagged: every relay on the way adds its own, so nearly all real mail has them.
+    """
+    ours = _our_ids(authserv_ids)
+    return bool(ours) and sum(serv_id in ours for serv_id, _ in _auth_results(headers)) > 1
+
+
+def _our_ids(authserv_ids: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(i.strip().lower() for i in authserv_ids if i.strip())
+
+
+def _auth_results(headers: Message) -> list[tuple[str, str]]:
+    """(authserv-id in lower case, field text without comments), top-most field first."""
+    fields = []
+    for value in (headers.get_all("Authentication-Results") or [])[:MAX_AUTH_HEADERS]:
+        text = _CONTROL.sub(" ", str(value)[:MAX_HEADER_CHARS])
+        for _ in range(3):  # comments may nest a little; each pass removes one level
+            text = _COMMENT.sub(" ", text)
+        serv_id = text.split(";", 1)[0].split()
+        fields.append((serv_id[0].lower() if serv_id else "", text))
+    return fields
 
 
 # RFC 3834 section 2: a responder may refuse on these; `auto_reply` is what some responders
@@ -181,10 +230,18 @@ LIST_HEADERS = (
 )
 
 
+# Every e-mail we send carries this field (inbox_worker/smtp_sender.py), as Request Tracker
+# marks its own with X-RT-Loop-Prevention: a forwarder or redirect that sends our mail back
+# under another From keeps it. It needs no key: forging it only stops us answering the forger.
+LOOP_HEADER = "X-PCSE-Intake-Loop"
+
+
 def is_automated(headers: Message, subject: str, sender: str | None, *, report: bool) -> bool:
     """Auto-replies, bounces and list mail: RFC 3834 Auto-Submitted, DSNs (RFC 3464),
-    Precedence bulk/junk/list, list headers (RFC 2369/2919), and the subjects and
-    sender names that auto-responders without those headers still use."""
+    Precedence bulk/junk/list, list headers (RFC 2369/2919), our own loop field, and the
+    subjects and sender names that auto-responders without those headers still use."""
+    if headers.get(LOOP_HEADER) is not None:
+        return True
     auto = str(headers.get("Auto-Submitted", "")).strip().lower()
     if auto and not auto.startswith("no"):
         return True

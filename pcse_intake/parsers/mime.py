@@ -179,7 +179,7 @@ class _Walker:
         for name in ("From", "Date", "Subject", "To"):
             value = inner.get(name)
             if value is not None:
-                lines.append(f"{name}: {decode_header_value(str(value))}")
+                lines.append(f"{name}: {decode_header_value(value)}")
         intro = TextPart("\n".join(lines) + "\n\n", html=False)
         return [intro, *self.walk(inner, body_start, end, depth + 1)]
 

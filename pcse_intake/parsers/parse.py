@@ -67,6 +67,8 @@ def _parse(raw: bytes, options: ParseOptions) -> ParsedEmail:
     reply_to = hd.first_mailbox(headers.get("Reply-To"))
     on_behalf = hd.first_mailbox(headers.get("Sender"))
     verdict = hd.auth_verdict(headers, options.authserv_ids)
+    if hd.repeated_own_auth_results(headers, options.authserv_ids):
+        defects.append("a second Authentication-Results field carries our mail server's id")
     sender = mailbox.address if mailbox else None
     base = ParsedEmail(
         kind=RequestKind.UNKNOWN,

@@ -12,6 +12,7 @@ from pcse_intake.parsers import RequestKind
 from pcse_intake.workflows.errors import CannotApply, InvalidValue
 from pcse_intake.workflows.fields import get_path, normalise_email
 from pcse_intake.workflows.models import Organisation, Person, Request
+from pcse_intake.workflows.models.request import ChangeStatus
 from pcse_intake.workflows.registry import (
     find_or_create_person,
     is_main_contact,
@@ -33,7 +34,8 @@ class Notice:
 
 
 def format_when(moment: datetime) -> str:
-    return moment.strftime("%d %B %Y at %H:%M UTC").lstrip("0")
+    """'14:05 UTC on 23 November 2026', as a practice or a caseworker reads a time."""
+    return f"{moment:%H:%M} UTC on {moment.day} {moment:%B %Y}"
 
 
 def apply_change(
@@ -108,6 +110,7 @@ def _need_email(request: Request, path: str) -> str:
 def _email_change(
     session: Session, request: Request, *, by: str, now: datetime, effective_at: datetime
 ) -> list[Notice]:
+    """Check everything now; write the address now only when there is no cooling-off period."""
     code = _need(request, "practice.ods_code")
     new = _need_email(request, "practice.new_email")
     if not new.endswith("@nhs.net"):
@@ -116,22 +119,51 @@ def _email_change(
     org = organisation(session, code)
     if org is None:
         raise CannotApply(f"{code} is not in the registry, so its e-mail cannot be changed")
-    before = org_snapshot(org)
+    _check_pharmacy_address(org, new)
     old = org.email
-    org.email = new
-    org.updated_at = now
-    record_org_change(session, org, before=before, actor=by, now=now, request=request)
+    request.change_old_email = old
+    scheduled = effective_at > now
+    if scheduled:
+        # The old address may still stop it: pending_changes.apply_due_changes writes it later.
+        request.change_status = ChangeStatus.SCHEDULED
+    else:
+        write_email_change(session, request, org, new, by=by, now=now)
     context = {
         "practice_name": org.name,
         "ods_code": org.ods_code,
         "new_email": new,
         "old_email": old,
         "effective_at": format_when(effective_at),
+        "scheduled": scheduled,
     }
     notices = [Notice("email_change_confirmation", new, context)]
     if old and old != new:
         notices.append(Notice("email_change_notice", old, context))
     return notices
+
+
+def write_email_change(
+    session: Session, request: Request, org: Organisation, new: str, *, by: str, now: datetime
+) -> None:
+    """Put the new address on record, with its history, and mark the change applied."""
+    before = org_snapshot(org)
+    org.email = new
+    org.updated_at = now
+    record_org_change(session, org, before=before, actor=by, now=now, request=request)
+    request.change_status = ChangeStatus.APPLIED
+    request.change_applied_at = now
+
+
+def _check_pharmacy_address(org: Organisation, new: str) -> None:
+    """Battery case 32: a pharmacy's address is pharmacy.<its ODS code>@nhs.net, nothing else."""
+    if org.org_type != "pharmacy":
+        return
+    expected = f"pharmacy.{org.ods_code.lower()}@nhs.net"
+    if new != expected:
+        raise CannotApply(
+            f"{new} is not {expected}, the only e-mail address a pharmacy ({org.ods_code})"
+            " may have on NHSmail"
+        )
 
 
 def _branch_setup(session: Session, request: Request, *, by: str, now: datetime) -> list[Notice]:

@@ -6,11 +6,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import phonenumbers
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pcse_intake.parsers import RequestKind
+from pcse_intake.workflows.errors import VerificationRefused
 from pcse_intake.workflows.fields import get_path
-from pcse_intake.workflows.models import Request
+from pcse_intake.workflows.models import InboundMessage, Request
 from pcse_intake.workflows.registry import organisation
 
 # Whom PCSE phones, in order of preference (the FAQ: "we will call the new practice").
@@ -57,6 +59,38 @@ def numbers_in_email(request: Request, texts: Iterable[str] = ()) -> list[str]:
             if e164 not in found:
                 found.append(e164)
     return found
+
+
+def email_texts(session: Session, request: Request) -> list[str]:
+    """The text of every message filed on the request, as the parser read it."""
+    results = session.scalars(
+        select(InboundMessage.parse_result).where(InboundMessage.request_id == request.id)
+    )
+    return [
+        str((result or {}).get("full_text") or (result or {}).get("body_text") or "")
+        for result in results
+    ]
+
+
+def refuse_a_number_from_the_email(
+    session: Session, request: Request, called: str, *, admin: bool, note: str | None
+) -> str | None:
+    """A number the e-mail itself gave cannot be the call-back number (battery 30).
+
+    Calling it would let whoever wrote the e-mail answer the check on it. Only when an
+    independent source gives the same number (the ODS record of a practice not yet in
+    ours) may an admin record it, saying which source: an audited override, whose words
+    for the history this returns. Another number not on record stays allowed, with a note.
+    """
+    if called not in numbers_in_email(request, email_texts(session, request)):
+        return None
+    if not admin or note is None:
+        raise VerificationRefused(
+            f"{called} was given in the e-mail itself, so a call to it proves nothing; "
+            "call the number on record (only an admin may use this number, with a note "
+            "naming the independent source that gives it)"
+        )
+    return "override: a number also given in the e-mail"
 
 
 def mask_phone(phone: str) -> str:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pcse_intake.parsers import ROLES, RequestKind
+from pcse_intake.workflows.batch_memo import batch_memo
 from pcse_intake.workflows.fields import describe, get_path
 from pcse_intake.workflows.lookalike import is_lookalike
 from pcse_intake.workflows.models import Organisation, Person, Request, format_ref
@@ -58,7 +59,9 @@ class _Contacts:
 
     def of(self, org: Organisation) -> list[Person]:
         if org.id not in self._held:
-            self._held[org.id] = main_contacts(self.session, org)
+            memo = batch_memo(self.session)
+            known = memo.main_contacts(org) if memo is not None else None
+            self._held[org.id] = known if known is not None else main_contacts(self.session, org)
         return self._held[org.id]
 
     def has(self, org: Organisation, email: str | None) -> bool:
@@ -88,7 +91,7 @@ def registry_problems(
         code = get_path(fields, f"{role}.ods_code")
         if not code:
             continue
-        org = organisation(session, code)
+        org = _organisation(session, code)
         if org is None:
             if role in EXISTING_ROLES:
                 out.append(
@@ -122,6 +125,15 @@ def registry_problems(
     out.extend(_sender_checks(contacts, kind, sender, orgs))
     out.extend(_duplicate_check(session, kind, fields, request_id))
     return out
+
+
+def _organisation(session: Session, code: str) -> Organisation | None:
+    memo = batch_memo(session)
+    if memo is not None:
+        known, org = memo.organisation(code.upper())
+        if known:
+            return org
+    return organisation(session, code)
 
 
 def _kind_checks(
@@ -267,14 +279,12 @@ def _duplicate_check(
     code = get_path(fields, f"{SUBJECT_ROLE[kind]}.ods_code")
     if not code:
         return []
-    query = select(Request.id).where(
-        Request.kind == kind.value,
-        Request.ods_code == code,
-        Request.state.in_([s.value for s in OPEN_STATES]),
-    )
-    if request_id is not None:
-        query = query.where(Request.id != request_id)
-    others = list(session.scalars(query.order_by(Request.id)))
+    memo = batch_memo(session)
+    known = memo.open_of(kind.value, code) if memo is not None else None
+    if known is not None:
+        others = [i for i in known if i != request_id]
+    else:
+        others = _open_others(session, kind, code, request_id)
     if not others:
         return []
     refs = ", ".join(format_ref(i) for i in others)
@@ -285,6 +295,19 @@ def _duplicate_check(
             f"another open request of this kind for {code}: {refs}",
         )
     ]
+
+
+def _open_others(
+    session: Session, kind: RequestKind, code: str, request_id: int | None
+) -> list[int]:
+    query = select(Request.id).where(
+        Request.kind == kind.value,
+        Request.ods_code == code,
+        Request.state.in_([s.value for s in OPEN_STATES]),
+    )
+    if request_id is not None:
+        query = query.where(Request.id != request_id)
+    return list(session.scalars(query.order_by(Request.id)))
 
 
 _NOISE = re.compile(r"[^a-z0-9 ]+")

@@ -18,9 +18,17 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from pcse_intake.config import Settings
 from pcse_intake.parsers import RequestKind
-from pcse_intake.workflows.apply import apply_change
-from pcse_intake.workflows.callback import mask_phone, number_on_record
+from pcse_intake.workflows.apply import apply_change, format_when
+from pcse_intake.workflows.callback import (
+    mask_phone,
+    number_on_record,
+    refuse_a_number_from_the_email,
+)
 from pcse_intake.workflows.checks import SUBJECT_ROLE, problem, recompute_problems
+from pcse_intake.workflows.email_change_rules import (
+    require_callback_with_note,
+    require_confirmed_callback,
+)
 from pcse_intake.workflows.errors import (
     CannotApply,
     FourEyesViolation,
@@ -34,6 +42,7 @@ from pcse_intake.workflows.fields import (
     get_path,
     normalise_phone,
     normalise_value,
+    required_text,
     set_path,
     valid_paths,
 )
@@ -46,6 +55,7 @@ from pcse_intake.workflows.models import (
     StaffRole,
     VerificationCall,
 )
+from pcse_intake.workflows.models.request import ChangeStatus
 from pcse_intake.workflows.outbox import AUTO_GENERATED, enqueue
 from pcse_intake.workflows.progress import advance
 from pcse_intake.workflows.replies import base_context, threading
@@ -95,7 +105,6 @@ def verify(
     note saying why. `no_answer` counts the attempt and keeps the state. `failed` records
     the call and blocks verification for good: staff then reject the request.
     """
-    del settings  # the rules here do not depend on configuration (yet)
     staff = require_permission(session, by, Action.VERIFY)
     event = OUTCOMES.get(outcome)
     if event is None:
@@ -107,14 +116,17 @@ def verify(
             f"a verification call for {request.ref} failed; it cannot be verified now: reject it"
         )
     note = (notes or "").strip() or None
-    # Our MTA said DMARC failed: the sender may be forged. Only an admin, saying why, may
-    # confirm such a request (an audited override).
-    forged = event is Event.CALL_CONFIRMED and request.auth_verdict == "fail"
-    if forged and (StaffRole(staff.role) is not StaffRole.ADMIN or note is None):
+    # Our MTA said DMARC failed, or (when we know our MTA's id) said nothing at all: the
+    # sender may be forged or the mail injected past it. Only an admin, saying why, may
+    # confirm such a request: an audited override.
+    doubt = _sender_doubt(request, settings) if event is Event.CALL_CONFIRMED else None
+    if doubt and (StaffRole(staff.role) is not StaffRole.ADMIN or note is None):
         raise VerificationRefused(
-            f"the e-mail for {request.ref} failed sender authentication (DMARC); only an"
-            " admin may confirm it, with a note saying why"
+            f"the e-mail for {request.ref} {doubt}; only an admin may confirm it, with a note"
+            " saying why"
         )
+    if doubt:
+        note = f"override ({doubt}): {note}"
     on_record = number_on_record(session, request)
     if phone:
         called = normalise_phone(phone)
@@ -132,6 +144,12 @@ def verify(
         )
     else:
         called, is_record = on_record.phone, True
+    if not is_record:
+        admin = StaffRole(staff.role) is StaffRole.ADMIN
+        override = refuse_a_number_from_the_email(session, request, called, admin=admin, note=note)
+        note = f"{override}: {note}" if override else note
+    if event is Event.CALL_CONFIRMED:
+        require_callback_with_note(request, on_record=is_record, note=note)
     session.add(
         VerificationCall(
             request_id=request.id,
@@ -179,7 +197,11 @@ def verify(
 
 
 def approve(session: Session, *, ref: str, by: str, now: datetime, settings: Settings) -> Request:
-    """Apply the change to the registry, write history and queue the e-mails, all at once."""
+    """Apply the change to the registry, write history and queue the e-mails, all at once.
+
+    An e-mail change is checked now but written when its cooling-off period ends
+    (`[workflow] cooling_off_hours`; pending_changes.py), so the old address can stop it.
+    """
     require_permission(session, by, Action.APPROVE)
     request = load_request(session, ref)
     if request.state == RequestState.COMPLETED:
@@ -202,6 +224,7 @@ def approve(session: Session, *, ref: str, by: str, now: datetime, settings: Set
             raise FourEyesViolation(
                 f"{by} corrected {request.ref}; a different person must approve it"
             )
+    require_confirmed_callback(session, request)
     cooling_off = timedelta(hours=settings.workflow.cooling_off_hours)
     effective_at = now + cooling_off if request.kind == RequestKind.EMAIL_CHANGE else now
     notices = apply_change(session, request, by=by, now=now, effective_at=effective_at)
@@ -211,6 +234,9 @@ def approve(session: Session, *, ref: str, by: str, now: datetime, settings: Set
     request.approved_at = now
     request.effective_at = effective_at
     request.updated_at = now
+    after: dict[str, Any] = {"state": request.state, "effective_at": effective_at.isoformat()}
+    if request.change_status is not None:
+        after["change"] = request.change_status
     record(
         session,
         actor=by,
@@ -218,12 +244,17 @@ def approve(session: Session, *, ref: str, by: str, now: datetime, settings: Set
         at=now,
         request=request,
         before={"state": before},
-        after={"state": request.state, "effective_at": effective_at.isoformat()},
-        note="change applied; confirmations queued",
+        after=after,
+        note=f"the change takes effect at {format_when(effective_at)} unless stopped;"
+        " confirmations queued"
+        if request.change_status == ChangeStatus.SCHEDULED
+        else "change applied; confirmations queued",
     )
     for notice in notices:
         try:
-            _notify(session, request, notice.template, notice.to, notice.context, now, settings)
+            notify_about(
+                session, request, notice.template, notice.to, notice.context, now, settings
+            )
         except InvalidValue as exc:
             # Nothing is applied: the caller rolls back the registry change with this.
             raise CannotApply(f"cannot e-mail {notice.template}: {exc}; correct it first") from None
@@ -236,9 +267,7 @@ def reject(
 ) -> Request:
     """Close the request unchanged and queue a notice with the reason to its sender."""
     require_permission(session, by, Action.REJECT)
-    text = " ".join((reason or "").split())
-    if not text:
-        raise InvalidValue("a rejection needs a reason the practice can read")
+    text = required_text(reason, missing="a rejection needs a reason the practice can read")
     request = load_request(session, ref)
     before = request.state
     request.state = transition(before, Event.REJECTED, ref=request.ref)
@@ -258,7 +287,7 @@ def reject(
     if request.sender:
         context = {**base_context(request), "reason": text}
         try:
-            _notify(session, request, "rejection", request.sender, context, now, settings)
+            notify_about(session, request, "rejection", request.sender, context, now, settings)
         except InvalidValue as exc:
             record(
                 session,
@@ -356,7 +385,7 @@ def correct_field(
     return request
 
 
-def _notify(
+def notify_about(
     session: Session,
     request: Request,
     template: str,
@@ -386,6 +415,15 @@ def _refresh_subject(request: Request) -> None:
     if role:
         request.ods_code = get_path(request.fields, f"{role}.ods_code")
         request.practice_name = get_path(request.fields, f"{role}.name")
+
+
+def _sender_doubt(request: Request, settings: Settings) -> str | None:
+    """Why the sender's address cannot be taken on trust, or None (battery 23-24)."""
+    if request.auth_verdict == "fail":
+        return "failed sender authentication (DMARC)"
+    if settings.mailbox.authserv_id and request.auth_verdict == "none":
+        return "has no verdict from our mail server (Authentication-Results)"
+    return None
 
 
 def _has_problem(request: Request, code: str) -> bool:

@@ -18,11 +18,15 @@ TEMPLATES = (
     "missing_information",
     "email_change_confirmation",
     "email_change_notice",
+    "email_change_stopped",  # a waiting e-mail change will not happen (pending_changes.py)
+    "email_change_stopped_staff",  # to staff: a waiting e-mail change was stopped
     "branch_access",
     "main_contact_extension_confirmation",
     "new_practice_access",
     "rejection",
     "staff_reminder_digest",  # to staff, not practices: the daily reminder (maintenance.py)
+    "staff_bounce_alert",  # to staff: a confirmation or notice bounced (bounces.py)
+    "staff_loop_alert",  # to staff: an address keeps writing past the reply caps (loops.py)
 )
 
 

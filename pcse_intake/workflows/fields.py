@@ -203,6 +203,14 @@ def normalise_value(path: str, value: str | None) -> str | None:
     return text
 
 
+def required_text(text: str | None, *, missing: str) -> str:
+    """Staff's free text (a reason, a note) on one line; InvalidValue(missing) if blank."""
+    line = " ".join((text or "").split())
+    if not line:
+        raise InvalidValue(missing)
+    return line
+
+
 def normalise_email(text: str) -> str:
     if any(c in text for c in "\r\n\0"):
         raise InvalidValue("an e-mail address cannot contain line breaks")

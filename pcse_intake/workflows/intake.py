@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -12,7 +14,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from pcse_intake.config import Settings
-from pcse_intake.parsers import ParsedEmail, ParseOptions, RequestKind, parse
+from pcse_intake.parsers import ROLES, ParsedEmail, ParseOptions, RequestKind, parse
+from pcse_intake.workflows.batch_memo import BatchKeys, batch_memo, remembering
+from pcse_intake.workflows.bounces import note_bounce
 from pcse_intake.workflows.checks import (
     SUBJECT_ROLE,
     problem,
@@ -20,7 +24,7 @@ from pcse_intake.workflows.checks import (
     registry_problems,
 )
 from pcse_intake.workflows.fields import compute_missing, get_path, merge
-from pcse_intake.workflows.history import record
+from pcse_intake.workflows.history import deferring, is_deferring, record
 from pcse_intake.workflows.identity import identity_problems
 from pcse_intake.workflows.models import (
     InboundMessage,
@@ -31,6 +35,7 @@ from pcse_intake.workflows.models import (
     format_ref,
 )
 from pcse_intake.workflows.outbox import collect_enqueued
+from pcse_intake.workflows.pending_changes import stop_if_old_address_objects
 from pcse_intake.workflows.progress import advance
 from pcse_intake.workflows.replies import ask_for_missing
 from pcse_intake.workflows.reply_answers import answers
@@ -96,12 +101,88 @@ def record_message(
             request_ref=_ref_of(existing),
             outbox_ids=(),
         )
-    if existing is not None and existing.sha256 != digest:
-        parsed = None  # the row found by its IMAP location holds other bytes: parse those
-    row = existing or _store(session, raw, digest, source=source, origin=origin, now=now)
-    return process_stored(
-        session, row, settings=settings, now=now, acknowledge=acknowledge, parsed=parsed
+    if existing is not None:
+        if existing.sha256 != digest:
+            parsed = None  # the row found by its IMAP location holds other bytes: parse those
+        return process_stored(
+            session, existing, settings=settings, now=now, acknowledge=acknowledge, parsed=parsed
+        )
+    options = parse_options(settings)
+    if parsed is None:
+        parsed = parse(raw, options)
+    # Parsed first, so the new row is written once, whole (an exception rolls it all back).
+    row = _store(session, raw, digest, source=source, origin=origin, now=now, parsed=parsed)
+    return _process(
+        session, row, parsed, options, settings=settings, now=now, acknowledge=acknowledge
     )
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One message of a batch the caller is about to record (`parsed`: None if not parsed)."""
+
+    raw: bytes
+    source: MessageSource | None
+    parsed: ParsedEmail | None
+
+
+@contextmanager
+def recording_batch(
+    session: Session, items: Sequence[BatchItem], *, now: datetime, defer_history: bool = False
+) -> Iterator[None]:
+    """Answer the batch's look-ups with a few queries up front (see `batch_memo`).
+
+    `record_message` calls inside the block behave exactly as without it, only cheaper.
+    `defer_history`: write the batch's history rows in one statement at the end (see
+    `history.deferring`); only for a block without savepoints, which would not undo them.
+    """
+    digests, locations, message_ids, codes, open_keys, senders = (
+        set(),
+        set(),
+        set(),
+        set(),
+        set(),
+        set(),
+    )
+    for item in items:
+        digests.add(hashlib.sha256(item.raw).hexdigest())
+        if item.source is not None:
+            locations.add((item.source.mailbox, item.source.uidvalidity, item.source.uid))
+        parsed = item.parsed
+        if parsed is None:
+            continue
+        if parsed.message_id:
+            message_ids.add(parsed.message_id[:998])
+        if parsed.sender:
+            senders.add(parsed.sender)
+        if parsed.kind is RequestKind.UNKNOWN:
+            continue
+        fields = parsed.request_json()
+        for role in ROLES[parsed.kind]:
+            code = get_path(fields, f"{role}.ods_code")
+            if code:
+                codes.add(code.upper())
+        subject = get_path(fields, f"{SUBJECT_ROLE[parsed.kind]}.ods_code")
+        if subject:
+            open_keys.add((parsed.kind.value, subject))
+    keys = BatchKeys(
+        digests=frozenset(digests),
+        locations=frozenset(locations),
+        message_ids=frozenset(message_ids),
+        org_codes=frozenset(codes),
+        open_keys=frozenset(open_keys),
+        senders=frozenset(senders),
+        now=now,
+    )
+    with remembering(session, keys), deferring(session) if defer_history else nullcontext():
+        yield
+
+
+def forget_batch_writes(session: Session) -> None:
+    """A message's savepoint was rolled back: the rest of the batch asks the database again."""
+    memo = batch_memo(session)
+    if memo is not None:
+        memo.forget_writes()
 
 
 def record_failure(
@@ -157,6 +238,31 @@ def process_stored(
     options = parse_options(settings)
     if parsed is None:
         parsed = parse(row.raw, options)
+    _remember_parse(session, row, parsed)
+    return _process(
+        session,
+        row,
+        parsed,
+        options,
+        settings=settings,
+        now=now,
+        acknowledge=acknowledge,
+        actor=actor,
+    )
+
+
+def _process(
+    session: Session,
+    row: InboundMessage,
+    parsed: ParsedEmail,
+    options: ParseOptions,
+    *,
+    settings: Settings,
+    now: datetime,
+    acknowledge: bool,
+    actor: str = "system",
+) -> IntakeResult:
+    """File a stored row whose parse is remembered on it, and say what came of it."""
     with collect_enqueued(session) as queued:
         _file(
             session,
@@ -189,22 +295,26 @@ def _file(
     acknowledge: bool,
     actor: str = "system",
 ) -> None:
-    """Remember the parse and file the message: automated, triage, a reply or a new request."""
-    _remember_parse(session, row, parsed)
+    """File a message whose parse is remembered: automated, triage, a reply or a new request."""
     record(
         session,
         actor=actor,
         action="message_received",
         at=now,
-        message_id=row.id,
+        message=row,
         note=f"{parsed.kind.value} from {parsed.sender or 'an unknown sender'}",
     )
     target = _thread_target(session, parsed)
+    if target is not None or parsed.automated or (parsed.sender or "") in options.our_addresses:
+        _with_id(session, row)  # the calls below name it by id
+    if target is not None:  # the old address replying stops a waiting e-mail change
+        stop_if_old_address_objects(session, target, row, parsed, now=now, settings=settings)
     ours = set(options.our_addresses)
     if parsed.automated or (parsed.sender or "") in ours:
         # Never answered (RFC 3834); linked for display when it names one of our requests.
         row.status = MessageStatus.AUTOMATED
         row.request_id = target.id if target is not None else None
+        note_bounce(session, row, settings=settings, now=now)  # a DSN marks our row bounced
     elif target is not None and not is_open(target.state):
         # About a decided request (e.g. the old address objecting to an e-mail change):
         # a person must read it, so it waits in triage, linked to the request.
@@ -272,6 +382,9 @@ def open_request(
     session.add(request)
     session.flush()
     row.request_id = request.id
+    memo = batch_memo(session)
+    if memo is not None:
+        memo.opened(request)
     problems = list(parser_problems)
     if thread is not None:
         problems.append(
@@ -293,7 +406,7 @@ def open_request(
         action="received",
         at=now,
         request=request,
-        message_id=row.id,
+        message=row,
         after={"kind": kind.value, "request": fields},
         note=f"from {row.sender or 'an unknown sender'}",
     )
@@ -332,7 +445,7 @@ def merge_reply(
         action="reply_received",
         at=now,
         request=request,
-        message_id=row.id,
+        message=row,
         before={p: b for p, (b, _a) in changed.items()} or None,
         after={p: a for p, (_b, a) in changed.items()} or None,
         note="details added from the reply" if changed else "no new details in the reply",
@@ -356,7 +469,7 @@ def merge_reply(
             action="details_changed",
             at=now,
             request=request,
-            message_id=row.id,
+            message=row,
             note="the practice changed details: verify again",
         )
         if request.missing:
@@ -376,7 +489,7 @@ def _triage_about(
         action="message_for_triage",
         at=now,
         request=request,
-        message_id=row.id,
+        message=row,
         note=f"a message from {row.sender or 'an unknown sender'} about this request waits in"
         f" triage ({why}); nothing changed",
     )
@@ -388,6 +501,12 @@ def _clear_verification(request: Request) -> None:
 
 
 def _existing(session: Session, digest: str, source: MessageSource | None) -> InboundMessage | None:
+    memo = batch_memo(session)
+    location = (source.mailbox, source.uidvalidity, source.uid) if source is not None else None
+    if memo is not None:
+        known, row = memo.existing(digest, location)
+        if known:
+            return row
     condition = InboundMessage.sha256 == digest
     if source is not None:
         condition = or_(
@@ -412,7 +531,9 @@ def _store(
     source: MessageSource | None,
     origin: str,
     now: datetime,
+    parsed: ParsedEmail | None = None,
 ) -> InboundMessage:
+    """Insert the raw bytes (with the parse, when there is one) in one statement."""
     row = InboundMessage(
         sha256=digest,
         raw=raw,
@@ -427,12 +548,32 @@ def _store(
         duplicate_count=0,
         message_id_collision=False,
     )
+    others: list[InboundMessage] = []
+    if parsed is not None:
+        _apply_parse(row, parsed)
+        others = _same_message_id(session, row)
+        row.message_id_collision = bool(others)
     session.add(row)
-    session.flush()  # the raw bytes are in the transaction before anything can fail
+    memo = batch_memo(session)
+    if memo is None or not is_deferring(session):
+        session.flush()  # the raw bytes are in the transaction before anything can fail
+    # else written with the message's first other row (a batch's history reads ids late).
+    for other in others:
+        other.message_id_collision = True
+    if memo is not None:
+        memo.stored(row)
     return row
 
 
 def _remember_parse(session: Session, row: InboundMessage, parsed: ParsedEmail) -> None:
+    _apply_parse(row, parsed)
+    others = _same_message_id(session, row)
+    for other in others:
+        other.message_id_collision = True
+    row.message_id_collision = bool(others)
+
+
+def _apply_parse(row: InboundMessage, parsed: ParsedEmail) -> None:
     row.sender = (parsed.sender or None) and parsed.sender[:254]
     row.subject = parsed.subject[:998] if parsed.subject else None
     row.message_id_header = parsed.message_id[:998] if parsed.message_id else None
@@ -453,21 +594,29 @@ def _remember_parse(session: Session, row: InboundMessage, parsed: ParsedEmail) 
         "body_text": parsed.body_text,
         "full_text": parsed.full_text,
     }
-    if row.message_id_header:
-        # Message-ID is only a hint (an attacker controls it): same id, other bytes -> flag both.
-        # No autoflush: only this row has unflushed changes, and the query leaves it out.
-        with session.no_autoflush:
-            others = list(
-                session.scalars(
-                    select(InboundMessage).where(
-                        InboundMessage.message_id_header == row.message_id_header,
-                        InboundMessage.id != row.id,
-                    )
-                )
+
+
+def _same_message_id(session: Session, row: InboundMessage) -> list[InboundMessage]:
+    """Other stored rows with this row's Message-ID.
+
+    Message-ID is only a hint (an attacker controls it): same id, other bytes -> flag both.
+    """
+    header = row.message_id_header
+    if not header:
+        return []
+    memo = batch_memo(session)
+    ids = memo.same_message_id(header) if memo is not None else None
+    # No autoflush: only this row has unflushed changes, and the query leaves it out.
+    with session.no_autoflush:
+        if ids is not None:
+            found = (
+                i if isinstance(i, InboundMessage) else session.get(InboundMessage, i) for i in ids
             )
-        for other in others:
-            other.message_id_collision = True
-        row.message_id_collision = bool(others)
+            return [r for r in found if r is not None and r is not row]
+        query = select(InboundMessage).where(InboundMessage.message_id_header == header)
+        if row.id is not None:
+            query = query.where(InboundMessage.id != row.id)
+        return list(session.scalars(query))
 
 
 def _thread_target(session: Session, parsed: ParsedEmail) -> Request | None:
@@ -476,7 +625,7 @@ def _thread_target(session: Session, parsed: ParsedEmail) -> Request | None:
     if match:
         found = session.get(Request, int(match.group(1)))
         if found is not None:
-            return found
+            return _touched(session, found)
     ids = [i for i in (parsed.in_reply_to, *parsed.references) if i]
     if not ids:
         return None
@@ -487,7 +636,20 @@ def _thread_target(session: Session, parsed: ParsedEmail) -> Request | None:
             .order_by(OutboxMessage.id.desc())
             .limit(1)
         )
-    return session.get(Request, request_id) if request_id is not None else None
+    found = session.get(Request, request_id) if request_id is not None else None
+    return _touched(session, found) if found is not None else None
+
+
+def _with_id(session: Session, row: InboundMessage) -> None:
+    if row.id is None:
+        session.flush()
+
+
+def _touched(session: Session, request: Request) -> Request:
+    memo = batch_memo(session)
+    if memo is not None:
+        memo.touched(request)
+    return request
 
 
 def _problem_json(p: Any) -> dict[str, Any]:

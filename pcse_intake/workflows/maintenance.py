@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from pcse_intake.config import Settings
 from pcse_intake.workflows.history import record
+from pcse_intake.workflows.legal_hold import is_held
 from pcse_intake.workflows.models import InboundMessage, OutboxMessage, Request, RequestState
 from pcse_intake.workflows.outbox import enqueue
 
@@ -20,12 +21,17 @@ def purge_raw_messages(session: Session, *, now: datetime, older_than_days: int)
     """Drop the raw bytes of messages received more than `older_than_days` ago.
 
     The message row (sender, subject, sha256, parse result), its request and all history
-    stay. Idempotent: purged rows have no bytes left, so a rerun purges nothing.
+    stay, and messages of a request on legal hold keep their bytes until it is released.
+    Idempotent: purged rows have no bytes left, so a rerun purges nothing.
     """
     cutoff = now - timedelta(days=older_than_days)
     result = session.execute(
         update(InboundMessage)
-        .where(InboundMessage.raw.is_not(None), InboundMessage.received_at < cutoff)
+        .where(
+            InboundMessage.raw.is_not(None),
+            InboundMessage.received_at < cutoff,
+            ~is_held(),
+        )
         .values(raw=None, purged_at=now)
         .execution_options(synchronize_session=False)
     )

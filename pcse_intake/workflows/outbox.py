@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from pcse_intake.config import Settings
+from pcse_intake.workflows.batch_memo import batch_memo
 from pcse_intake.workflows.emails import render_email
 from pcse_intake.workflows.errors import InvalidValue
 from pcse_intake.workflows.fields import normalise_email
@@ -78,7 +79,11 @@ def enqueue(
         created_at=now,
     )
     session.add(row)
-    session.flush()
+    memo = batch_memo(session)
+    if memo is None:
+        session.flush()  # so that counts of what was queued (caps) see it at once
+    else:
+        memo.queued(row)  # the batch's counts come from the memo; intake flushes each message
     collector = session.info.get(_COLLECTOR)
     if collector is not None:
         collector.append(row)

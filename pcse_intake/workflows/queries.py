@@ -15,7 +15,7 @@ from pcse_intake.workflows.apply import preview
 from pcse_intake.workflows.callback import number_on_record, numbers_in_email
 from pcse_intake.workflows.decisions import load_request
 from pcse_intake.workflows.errors import InvalidValue
-from pcse_intake.workflows.fields import describe
+from pcse_intake.workflows.fields import describe, get_path
 from pcse_intake.workflows.models import (
     Correction,
     HistoryEntry,
@@ -25,6 +25,8 @@ from pcse_intake.workflows.models import (
     RequestState,
     VerificationCall,
 )
+from pcse_intake.workflows.models.request import ChangeStatus
+from pcse_intake.workflows.pending_changes import describe_change
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -173,6 +175,34 @@ class Change:
 
 
 @dataclass(frozen=True)
+class PendingChange:
+    """An approved e-mail change and its cooling-off period (pending_changes.py)."""
+
+    status: str  # scheduled | applied | stopped | cancelled
+    effective_at: datetime | None
+    old_email: str | None
+    new_email: str | None
+    applied_at: datetime | None
+    stopped_at: datetime | None
+    stopped_by: str | None
+    stop_reason: str | None
+    text: str | None  # "Takes effect at 14:05 UTC on 23 November 2026 unless stopped"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "effective_at": _iso(self.effective_at),
+            "old_email": self.old_email,
+            "new_email": self.new_email,
+            "applied_at": _iso(self.applied_at),
+            "stopped_at": _iso(self.stopped_at),
+            "stopped_by": self.stopped_by,
+            "stop_reason": self.stop_reason,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True)
 class RequestDetail:
     ref: str
     kind: str
@@ -198,6 +228,7 @@ class RequestDetail:
     numbers_in_email: tuple[str, ...]  # unverified: never to be used for the call-back
     changes: tuple[Change, ...]  # what approval will change (or changed)
     effect_note: str | None
+    change: PendingChange | None  # e-mail changes once approved
     messages: tuple[MessageLine, ...]
     calls: tuple[CallLine, ...]
     corrections: tuple[CorrectionLine, ...]
@@ -226,6 +257,7 @@ class RequestDetail:
             "approved_at": _iso(self.approved_at),
             "effective_at": _iso(self.effective_at),
             "effect_note": self.effect_note,
+            "change": self.change.to_json() if self.change is not None else None,
             "rejected_by": self.rejected_by,
             "rejection_reason": self.rejection_reason,
             "number_to_call": self.number_to_call,
@@ -306,6 +338,7 @@ def request_detail(session: Session, ref: str) -> RequestDetail:
         ),
         changes=_changes(session, request),
         effect_note=_effect_note(request),
+        change=_pending_change(request),
         messages=messages,
         calls=tuple(
             CallLine(c.at, c.staff, c.phone, c.phone_on_record, c.outcome, c.notes)
@@ -330,6 +363,7 @@ def _changes(session: Session, request: Request) -> tuple[Change, ...]:
     if request.kind == RequestKind.UNKNOWN or request.state in (
         RequestState.COMPLETED,
         RequestState.REJECTED,
+        RequestState.CANCELLED,
     ):
         # Once decided, the history holds what really changed (registry_changed rows).
         return ()
@@ -337,14 +371,31 @@ def _changes(session: Session, request: Request) -> tuple[Change, ...]:
 
 
 def _effect_note(request: Request) -> str | None:
+    if request.change_status is not None:
+        note = describe_change(request) or ""
+        if request.change_status == ChangeStatus.SCHEDULED:
+            note += "; until then the old address was told and may stop it (the cooling-off period)"
+        return note[:1].lower() + note[1:] or None
     if request.state != RequestState.COMPLETED or request.effective_at is None:
         return None
-    if request.kind == RequestKind.EMAIL_CHANGE:
-        return (
-            "the new address is on record now; the old address was told and may object until "
-            f"{request.effective_at:%d %B %Y %H:%M} UTC (the end of the cooling-off period)"
-        )
     return "the change was applied on approval"
+
+
+def _pending_change(request: Request) -> PendingChange | None:
+    if request.change_status is None:
+        return None
+    new = get_path(request.fields or {}, "practice.new_email")
+    return PendingChange(
+        status=request.change_status,
+        effective_at=request.effective_at,
+        old_email=request.change_old_email,
+        new_email=new,
+        applied_at=request.change_applied_at,
+        stopped_at=request.change_stopped_at,
+        stopped_by=request.change_stopped_by,
+        stop_reason=request.change_stop_reason,
+        text=describe_change(request),
+    )
 
 
 def _messages(session: Session, request: Request) -> tuple[MessageLine, ...]:

@@ -10,10 +10,12 @@ from sqlalchemy.orm import Session
 
 from pcse_intake.config import Settings
 from pcse_intake.parsers import RequestKind
+from pcse_intake.workflows.batch_memo import batch_memo
 from pcse_intake.workflows.checks import SUBJECT_ROLE, problem
 from pcse_intake.workflows.errors import InvalidValue
 from pcse_intake.workflows.fields import describe, get_path
 from pcse_intake.workflows.history import record
+from pcse_intake.workflows.loops import reply_held_back, skip_reply
 from pcse_intake.workflows.models import InboundMessage, OutboxMessage, Request
 from pcse_intake.workflows.outbox import AUTO_REPLIED, enqueue
 
@@ -57,6 +59,10 @@ def acknowledgements_today(session: Session, *, to: str, now: datetime) -> int:
     No autoflush: outbox rows are flushed as they are queued (`outbox.enqueue`), so the
     pending changes of the caller (request state, history) cannot change the count.
     """
+    memo = batch_memo(session)
+    known = memo.acknowledgements(to, now) if memo is not None else None
+    if known is not None:
+        return known
     with session.no_autoflush:
         count = session.scalar(
             select(func.count(OutboxMessage.id)).where(
@@ -96,15 +102,13 @@ def queue_reply(
     if template == "acknowledgement":
         limit = settings.workflow.acknowledgements_per_sender_per_day
         if acknowledgements_today(session, to=to, now=now) >= limit:
-            record(
-                session,
-                actor="system",
-                action="reply_skipped",
-                at=now,
-                request=request,
-                note=f"no acknowledgement: {to} already had {limit} today",
-            )
+            note = f"no acknowledgement: {to} already had {limit} today"
+            skip_reply(session, request=request, to=to, note=note, now=now, settings=settings)
             return None
+    if reply_held_back(
+        session, request=request, template=template, to=to, now=now, settings=settings
+    ):
+        return None
     in_reply_to, references = threading(message)
     try:
         return enqueue(

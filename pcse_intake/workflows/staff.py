@@ -32,6 +32,7 @@ class Action(StrEnum):
     CORRECT = "correct"
     TRIAGE = "triage"
     ADMINISTER = "administer"
+    HOLD = "hold"  # place or release a legal hold: admins only
 
 
 ALLOWED: dict[StaffRole, frozenset[Action]] = {

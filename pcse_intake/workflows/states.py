@@ -21,6 +21,8 @@ class Event(StrEnum):
     CALL_FAILED = "call_failed"
     APPROVED = "approved"
     REJECTED = "rejected"
+    # An approved e-mail change was stopped in its cooling-off period (pending_changes.py).
+    CHANGE_STOPPED = "change_stopped"
 
 
 OPEN_STATES: frozenset[RequestState] = frozenset(
@@ -44,6 +46,8 @@ _TABLE: dict[tuple[RequestState, Event], RequestState] = {
     (S.VERIFIED, Event.DETAILS_CHANGED): S.AWAITING_VERIFICATION,
     (S.VERIFIED, Event.INFORMATION_NEEDED): S.AWAITING_INFORMATION,
     (S.VERIFIED, Event.APPROVED): S.COMPLETED,
+    # Only while the change waits: pending_changes.py checks that before asking.
+    (S.COMPLETED, Event.CHANGE_STOPPED): S.CANCELLED,
 }
 for _open in OPEN_STATES:
     _TABLE[(_open, Event.REJECTED)] = S.REJECTED
@@ -59,6 +63,7 @@ _WHAT: dict[Event, str] = {
     Event.CALL_FAILED: "record a verification call",
     Event.APPROVED: "approve it",
     Event.REJECTED: "reject it",
+    Event.CHANGE_STOPPED: "stop its change",
 }
 
 _NEEDS: dict[Event, str] = {
@@ -67,6 +72,7 @@ _NEEDS: dict[Event, str] = {
     Event.CALL_FAILED: "awaiting_verification",
     Event.APPROVED: "verified",
     Event.REJECTED: "open",
+    Event.CHANGE_STOPPED: "an approved e-mail change that has not yet taken effect",
 }
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from pcse_intake.config import Settings
 from pcse_intake.parsers import RequestKind
 from pcse_intake.workflows.errors import IllegalTransition, InvalidValue, MessageNotFound
-from pcse_intake.workflows.fields import valid_paths
+from pcse_intake.workflows.fields import required_text, valid_paths
 from pcse_intake.workflows.history import record
 from pcse_intake.workflows.intake import IntakeResult, open_request, process_stored
 from pcse_intake.workflows.models import InboundMessage, MessageStatus, Request
@@ -43,9 +43,7 @@ def dismiss_message(
 ) -> None:
     """Close a triage item with a note (kept, never deleted)."""
     require_permission(session, by, Action.TRIAGE)
-    text = " ".join((note or "").split())
-    if not text:
-        raise InvalidValue("say in a note why the message needs no action")
+    text = required_text(note, missing="say in a note why the message needs no action")
     row = _load(session, message_id)
     _must_be_open(row, "dismiss it")
     before = row.status

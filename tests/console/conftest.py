@@ -127,9 +127,11 @@ def csrf_of(client: TestClient, page: str = "/") -> str:
 
 
 def make_console(database: TestDatabase, **console_settings: object) -> Console:
+    """The console on `database`. The second factor is off unless asked for: its own tests
+    (test_second_factor.py, the browser test) turn it on; the rest test what lies beyond it."""
+    base = ConsoleSettings(secure_cookies=False, second_factor="off")
     settings = dataclasses.replace(
-        Settings(),
-        console=dataclasses.replace(ConsoleSettings(secure_cookies=False), **console_settings),
+        Settings(), console=dataclasses.replace(base, **console_settings)
     )
     clock = Clock()
     app = create_app(settings, database.sessions, clock=clock)

@@ -1,6 +1,8 @@
 """A real browser (Debian's Chromium, driven by Playwright) against the console under uvicorn.
 
-Sign in as a verifier, record a confirmed call, sign out; sign in as an approver, approve;
+Sign in as a verifier (password, then setting up the authenticator app from the page and
+entering its first code, computed here from the key), record a confirmed call, sign out; sign
+in as an approver, approve;
 send the outbox to a real aiosmtpd sink and find the confirmation there. Then, with JavaScript
 switched off, sign in and search the queue with its form. Screenshots of the
 queue and of a request page go to test-output/screenshots/. Along the way: no script from an
@@ -18,15 +20,19 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
+import pyotp
 import pytest
 import uvicorn
 from playwright.sync_api import Page, sync_playwright
+from sqlalchemy import select
 
 from pcse_intake.config import ConsoleSettings, Settings, SmtpSettings
 from pcse_intake.console.app import create_app
+from pcse_intake.console.totp import STEP_SECONDS
 from pcse_intake.inbox_worker.outbox_job import send_outbox
 from pcse_intake.inbox_worker.smtp_sender import SmtpMailer
-from pcse_intake.workflows.models import utcnow
+from pcse_intake.workflows.db import transaction
+from pcse_intake.workflows.models import Staff, utcnow
 from tests.conftest import CORPUS, TestDatabase
 from tests.console.conftest import PASSWORD, Console
 from tests.console.seed import EMAIL_CHANGE, add_practice, record
@@ -87,11 +93,32 @@ def seed(database: TestDatabase) -> tuple[str, str]:
     return ref, hostile
 
 
-def sign_in(page: Page, base: str, username: str) -> None:
+def code_for(database: TestDatabase, username: str) -> str:
+    """What the person's authenticator app shows now, or, if that code was used already (a
+    second sign-in within 30 s), the next one: the console accepts one step either side."""
+    with transaction(database.sessions) as session:
+        staff = session.scalars(select(Staff).where(Staff.username == username)).one()
+        secret, last_step = staff.totp_secret, staff.totp_last_step
+    assert secret is not None
+    step = int(time.time()) // STEP_SECONDS
+    if last_step is not None and last_step >= step:
+        step = last_step + 1
+    return pyotp.TOTP(secret).generate_otp(step)
+
+
+def sign_in(page: Page, base: str, database: TestDatabase, username: str) -> None:
+    """Password, then the second factor: set up the app at the first sign-in, else a code."""
     page.goto(f"{base}/sign-in")
     page.fill("#username", username)
     page.fill("#password", PASSWORD)
     page.click("button:has-text('Sign in')")
+    page.wait_for_url(f"{base}/sign-in/code?next=**")
+    if page.locator("h1").inner_text() == "Set up your authenticator app":
+        # The QR code (inline SVG) is drawn under the console's strict CSP.
+        assert page.locator("svg.segno").is_visible()
+        page.screenshot(path=str(SCREENSHOTS / "console-enrol.png"), full_page=True)
+    page.fill("#code", code_for(database, username))
+    page.click("form[action='/sign-in/code'] button")
     page.wait_for_url(f"{base}/")
 
 
@@ -106,7 +133,9 @@ def test_verify_then_approve_in_a_real_browser_and_the_confirmation_is_sent(
     ref, hostile = seed(console.database)
     console.add_staff("vera.verifier", "verifier")
     console.add_staff("alex.approver", "approver")
-    settings = dataclasses.replace(Settings(), console=ConsoleSettings(secure_cookies=False))
+    settings = dataclasses.replace(
+        Settings(), console=ConsoleSettings(secure_cookies=False, second_factor="required")
+    )
     app = create_app(settings, console.database.sessions)  # the real clock, as in production
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     requested: list[str] = []
@@ -122,7 +151,7 @@ def test_verify_then_approve_in_a_real_browser_and_the_confirmation_is_sent(
 
         page.goto(f"{base}/")
         assert page.locator("h1").inner_text() == "Sign in to continue"
-        sign_in(page, base, "vera.verifier")
+        sign_in(page, base, console.database, "vera.verifier")
         assert page.locator("h1").inner_text() == "Requests"
         page.screenshot(path=str(SCREENSHOTS / "console-queue.png"), full_page=True)
 
@@ -143,7 +172,7 @@ def test_verify_then_approve_in_a_real_browser_and_the_confirmation_is_sent(
         assert "alert(2)" in page.locator("pre.pcse-email").inner_text()
         sign_out(page)
 
-        sign_in(page, base, "alex.approver")
+        sign_in(page, base, console.database, "alex.approver")
         page.goto(f"{base}/requests/{ref}")
         page.fill("#approve-password", PASSWORD)  # asked again at every approval
         page.click("button:has-text('Approve and change the records')")
@@ -154,7 +183,7 @@ def test_verify_then_approve_in_a_real_browser_and_the_confirmation_is_sent(
         # Without JavaScript at all: sign in, filter and search the queue with the form.
         plain = browser.new_page(java_script_enabled=False)
         plain.on("request", lambda r: requested.append(r.url))
-        sign_in(plain, base, "vera.verifier")
+        sign_in(plain, base, console.database, "vera.verifier")
         plain.check("#state-completed")
         plain.fill("#q", ref)
         plain.click("button:has-text('Show requests')")

@@ -304,3 +304,34 @@ def test_two_approvers_at_the_same_moment_give_one_approval(console: Console, re
             select(HistoryEntry).where(HistoryEntry.action == "approved")
         ).all()
     assert len(approvals) == 1
+
+
+@BOTH_BACKENDS
+def test_an_approver_cancels_a_waiting_email_change_with_a_reason(
+    console: Console, ref: str
+) -> None:
+    verifier = console.sign_in("vera")
+    verifier.post(f"/requests/{ref}/calls", data={**form(verifier, ref), "outcome": "confirmed"})
+    approver = console.sign_in("alex", client=console.new_client())
+    assert approver.post(f"/requests/{ref}/approve", data=form(approver, ref)).status_code == 303
+    page = approver.get(f"/requests/{ref}").text
+    assert "Takes effect at 09:00 UTC on 24 November 2026 unless stopped" in page
+    assert "Cancel the e-mail change" in page
+    assert "Cancel the e-mail change" not in verifier.get(f"/requests/{ref}").text
+    own = {**form(approver, ref), "csrf_token": csrf_of(verifier, f"/requests/{ref}")}
+    refused = verifier.post(f"/requests/{ref}/cancel-change", data={**own, "reason": "x"})
+    assert refused.status_code == 403  # the server checks the role, not only the page
+    assert "Your role (verifier) does not allow" in refused.text
+    empty = approver.post(f"/requests/{ref}/cancel-change", data={**form(approver, ref)})
+    assert empty.status_code == 409 and "needs a reason" in empty.text
+    assert state_of(console, ref) == "completed"
+    data = {**form(approver, ref), "reason": "The practice phoned: they did not ask for this."}
+    done = approver.post(f"/requests/{ref}/cancel-change", data=data, follow_redirects=True)
+    assert "The e-mail change has been cancelled before it took effect" in done.text
+    assert state_of(console, ref) == "cancelled"
+    page = approver.get(f"/requests/{ref}").text
+    assert "Cancelled at 09:00 UTC on 23 November 2026 by alex" in page
+    assert "Cancel the e-mail change" not in page
+    with transaction(console.database.sessions) as session:
+        org = session.scalars(select(Organisation).where(Organisation.ods_code == "A12345")).one()
+        assert org.email == "greenlane.surgery@nhs.net"

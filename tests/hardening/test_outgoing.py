@@ -41,6 +41,7 @@ HEADERS = {
     "References",
     "Auto-Submitted",
     "X-Auto-Response-Suppress",
+    "X-PCSE-Intake-Loop",  # our own mail, recognised if a forwarder sends it back (case 18)
     "MIME-Version",
     "Content-Type",
 }
@@ -66,7 +67,10 @@ def _approve_and_send(
     assert ref is not None
     later = NOW + timedelta(hours=1)
     with transaction(database.sessions) as s:
-        verify(s, ref=ref, by="alice", outcome="confirmed", now=later, settings=Settings())
+        note = "confirmed by the practice manager"  # the sender is not on record
+        verify(
+            s, ref=ref, by="alice", outcome="confirmed", now=later, settings=Settings(), notes=note
+        )
     with transaction(database.sessions) as s:
         approve(s, ref=ref, by="bob", now=later, settings=Settings())
     settings = _settings(database, sink)

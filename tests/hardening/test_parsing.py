@@ -52,14 +52,19 @@ def test_malformed_input_never_crashes_and_parses_the_same_twice(
     assert result.status in {MessageStatus.REQUEST, MessageStatus.TRIAGE}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a Subject in raw UTF-8 (RFC 6532, sent by SMTPUTF8 servers) is read as U+FFFD "
-    "replacement characters, with no defect recorded; parsers/headers.py "
-    "decode_header_value should try UTF-8 on raw 8-bit bytes first",
-)
 def test_a_raw_utf8_subject_is_read_as_utf8() -> None:
+    """RFC 6532: SMTPUTF8 servers send header text as raw UTF-8, not encoded words."""
     assert parse(MALFORMED["raw_8bit_utf8_subject"]).subject.endswith("\u2013 Ouseburn")
+
+
+def test_a_raw_8bit_subject_mixed_with_an_encoded_word_reads_both() -> None:
+    raw = b"From: a.surgery@nhs.net\r\nSubject: =?utf-8?q?caf=C3=A9?= \xc3\xa9t\xc3\xa9\r\n\r\nHi"
+    assert parse(raw).subject == "caf\u00e9 \u00e9t\u00e9"
+
+
+def test_a_raw_windows_1252_subject_is_read_as_windows_1252() -> None:
+    raw = b"From: a.surgery@nhs.net\r\nSubject: Caf\xe9 \x96 closed\r\n\r\nHi"
+    assert parse(raw).subject == "Caf\u00e9 \u2013 closed"
 
 
 REPEATED = {

@@ -131,6 +131,10 @@ def counts(db_url: str) -> Callable[[], dict[str, int]]:
         (("verify", "PCSE-000001", "--by", "alice", "--outcome", "perhaps"), 2, "perhaps"),
         (("verify", "PCSE-000001", "--outcome", "confirmed"), 2, "--by"),
         (("reject", "PCSE-000001", "--by", "bob", "--reason", " "), 2, "needs a reason"),
+        (("cancel", "PCSE-000001", "--by", "bob", "--reason", "x"), 1, "no e-mail change waiting"),
+        (("cancel", "PCSE-000001", "--by", "alice", "--reason", "x"), 1, "alice is a verifier"),
+        (("cancel", "PCSE-000001", "--by", "bob", "--reason", " "), 2, "needs a reason"),
+        (("cancel", "PCSE-000001", "--by", "bob"), 2, "--reason"),
         (("requests", "list", "--state", "lost"), 2, "lost"),
         (("ingest", "/nonexistent/x.eml"), 2, "cannot read /nonexistent/x.eml"),
         (("registry", "import", "/nonexistent/x.csv"), 2, "cannot read /nonexistent/x.csv"),
@@ -252,3 +256,39 @@ def test_show_prints_the_practices_words_without_terminal_control_characters(
     [row] = json.loads(seeded("ingest", "--json", str(path)).output)
     text = seeded("requests", "show", row["ref"]).output
     assert "\x1b" not in text and "Message " in text and "  | " in text
+
+
+def test_an_admin_places_and_releases_a_legal_hold_and_others_are_refused(seeded: Run) -> None:
+    seeded("staff", "add", "root", "--role", "admin", "--password-stdin", input=PASSWORD)
+    hold = ("hold", "PCSE-000001", "--reason", "ICO request")
+    seeded(*hold, "--by", "bob", code=1)  # an approver may not
+    seeded(*hold, "--by", "root", "--release", code=1)  # nothing to release yet
+    assert "legal hold placed" in seeded(*hold, "--by", "root").output
+    seeded(*hold, "--by", "root", code=1)  # already held
+    assert "legal hold released" in seeded(*hold, "--by", "root", "--release").output
+    history = seeded("requests", "show", "PCSE-000001").output
+    assert "legal_hold_placed" in history and "legal_hold_released" in history
+    seeded("hold", "PCSE-000001", "--by", "root", "--reason", " ", code=2)
+
+
+def test_an_approved_e_mail_change_waits_is_shown_and_can_be_cancelled(seeded: Run) -> None:
+    seeded(
+        "verify", "PCSE-000001", "--by", "alice", "--outcome", "confirmed",
+        "--notes", "the practice manager confirmed the new address",
+    )  # fmt: skip
+    assert "is now completed" in seeded("approve", "PCSE-000001", "--by", "bob").output
+    shown = json.loads(seeded("requests", "show", "PCSE-000001", "--json").output)
+    assert shown["change"]["status"] == "scheduled"
+    assert shown["change"]["text"].startswith("Takes effect at ")
+    assert shown["change"]["text"].endswith(" unless stopped")
+    text = seeded("requests", "show", "PCSE-000001").output
+    assert "pcse-intake cancel PCSE-000001" in text
+    done = seeded("cancel", "PCSE-000001", "--by", "bob", "--reason", "the practice phoned us")
+    assert "is now cancelled" in done.output
+    shown = json.loads(seeded("requests", "show", "PCSE-000001", "--json").output)
+    assert (shown["state"], shown["change"]["status"]) == ("cancelled", "cancelled")
+    assert [o["template"] for o in shown["outbox"]][-2:] == ["email_change_stopped"] * 2
+    again = seeded("cancel", "PCSE-000001", "--by", "bob", "--reason", "again", code=1)
+    assert "no e-mail change waiting" in again.stderr
+    listed = json.loads(seeded("requests", "list", "--state", "cancelled", "--json").output)
+    assert [r["ref"] for r in listed] == ["PCSE-000001"]

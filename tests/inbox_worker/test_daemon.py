@@ -181,3 +181,49 @@ def test_the_daemon_survives_the_imap_server_going_away_and_reconnects_when_it_i
     events = [json.loads(line)["event"] for line in log_path.read_text().splitlines()]
     # The restarted server has a new UIDVALIDITY: noticed, alerted, rescanned.
     assert "uidvalidity_changed" in events
+
+
+def test_the_daemon_applies_e_mail_changes_whose_cooling_off_period_is_over(
+    sqlite_database: TestDatabase,
+) -> None:
+    from datetime import timedelta
+
+    from pcse_intake.workflows.db import transaction
+    from pcse_intake.workflows.decisions import approve, verify
+    from pcse_intake.workflows.intake import record_message
+    from pcse_intake.workflows.registry import organisation
+    from tests.conftest import CORPUS
+    from tests.workflows.conftest import add_staff, load_registry
+
+    settings = test_settings(sqlite_database.url)
+    now = datetime.now(UTC)
+    approved_at = now - timedelta(hours=settings.workflow.cooling_off_hours, minutes=1)
+    with transaction(sqlite_database.sessions) as s:
+        load_registry(s)
+        add_staff(s)
+        raw = (CORPUS / "037.eml").read_bytes()
+        ref = record_message(s, raw, settings=settings, now=approved_at).request_ref or ""
+        verify(
+            s,
+            ref=ref,
+            by="alice",
+            outcome="confirmed",
+            now=approved_at,
+            settings=settings,
+            notes="the practice manager confirmed the new address",
+        )
+        approve(s, ref=ref, by="bob", now=approved_at, settings=settings)
+        assert organisation(s, "H83004").email == "glebehouse.surgery@nhs.net"  # type: ignore[union-attr]
+    daemon = Daemon(
+        settings=settings,
+        sessions=sqlite_database.sessions,
+        open_mailbox=lambda: pytest.fail("must not connect"),
+        connect_mailer=lambda: pytest.fail("must not send"),
+        now=lambda: now,
+        health_port=0,
+    )
+    job = daemon._build_scheduler().get_job("changes")
+    assert job is not None and (job.max_instances, job.coalesce) == (1, True)
+    job.func()  # what the scheduler runs: the guarded changes job
+    with transaction(sqlite_database.sessions) as s:
+        assert organisation(s, "H83004").email == "glebehouse.admin@nhs.net"  # type: ignore[union-attr]

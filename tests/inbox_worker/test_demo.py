@@ -48,6 +48,7 @@ def test_the_demo_runs_for_the_time_given_records_the_samples_and_replies(
     assert "pcse-intake demo is running" in out and "demo stopped" in out
     assert f"pcse-intake --config {folder / 'config.toml'} approve PCSE-000005" in out
     assert "verifier1" in out and "approver1" in out
+    assert "second factor off in the demo; on by default" in out
     sessions = make_sessionmaker(make_engine(f"sqlite:///{folder / 'pcse-intake.db'}"))
     messages, requests, outbox = counts(sessions)
     assert messages == 40 and requests > 20 and outbox > 20

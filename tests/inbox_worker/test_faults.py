@@ -5,6 +5,7 @@ Invariants after recovery: no message lost, none recorded twice, no reply queued
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from pcse_intake.inbox_worker import poller as poller_module
 from pcse_intake.inbox_worker.faults import CRASH_ENV
 from pcse_intake.inbox_worker.imap_source import CONNECTION_ERRORS, ImapMailbox
 from pcse_intake.inbox_worker.poller import Poller
@@ -119,7 +121,10 @@ def test_a_connection_dropped_mid_batch_is_resumed_by_the_next_poll_without_dupl
         poller.poll()
     poller.close()
     recorded_at_drop = counts(sqlite_database.sessions)[0]
-    assert recorded_at_drop == 4  # two batches of two committed and moved, the third not
+    # Two batches were moved before the drop; nothing was moved before it was recorded (the
+    # poller may have fetched and recorded the third batch ahead, but could not move it).
+    assert folder_counts(account, "Processed")["Processed"] == 4
+    assert recorded_at_drop >= 4
 
     fresh = Poller(
         ImapMailbox(settings.mailbox, password=account.password),
@@ -151,13 +156,17 @@ def test_a_poison_message_is_kept_retried_then_quarantined_while_its_neighbours_
             raise RuntimeError("parser bug on this one")
         return real_parse(raw, options)  # type: ignore[arg-type]
 
+    # The poller parses ahead of intake; both must meet the bug (and no helper process,
+    # which would parse with the real parser).
     monkeypatch.setattr(intake, "parse", exploding_parse)
+    monkeypatch.setattr(poller_module, "parse", exploding_parse)
     settings = test_settings(sqlite_database.url, account, max_attempts=3)
     poller = Poller(
         ImapMailbox(settings.mailbox, password=account.password),
         sqlite_database.sessions,
         settings=settings,
         now=lambda: datetime.now(UTC),
+        parse_processes=0,
     )
     try:
         reports = [poller.poll() for _ in range(3)]
@@ -224,7 +233,7 @@ def test_two_worker_processes_on_one_mailbox_and_one_postgresql_record_each_mess
         _seed(account, messages)
         config = write_config(tmp_path, pg_url, account, mailbox={"batch_size": 5})
         assert cli(config, "db", "upgrade").returncode == 0
-        env = {**__import__("os").environ, IMAP_PASSWORD_ENV: account.password}
+        env = {**os.environ, IMAP_PASSWORD_ENV: account.password}
         workers = [
             subprocess.Popen(
                 [sys.executable, "-c", CLI_MAIN, "--config", str(config), "poll", "--once"],
@@ -261,7 +270,6 @@ def test_without_the_lease_a_worker_whose_insert_hits_the_unique_key_counts_a_du
     caplog.set_level(logging.INFO, logger="pcse_intake.inbox_worker.poller")
     import threading
 
-    from pcse_intake.inbox_worker import poller as poller_module
     from pcse_intake.workflows.migrate import upgrade
 
     monkeypatch.setattr(
@@ -368,3 +376,23 @@ def test_a_crash_at_every_point_in_turn_still_records_moves_and_replies_exactly_
         r.message_id_header for r in in_doubt
     } == set(sent_ids)
     assert all(r.status in ("sent", "sending") for r in rows)
+
+
+@pytest.mark.parametrize(("wanted", "arrivals_survived"), [("after_move", 0), ("after_move@3", 2)])
+def test_a_crash_point_kills_on_the_arrival_it_names_and_not_before(
+    wanted: str, arrivals_survived: int
+) -> None:
+    """`name@N` lets a soak's worker make progress before it dies; a bare name dies at once."""
+    script = (
+        "from pcse_intake.inbox_worker.faults import crash_point\n"
+        "for n in range(5):\n"
+        "    crash_point('after_commit')\n"  # another point: never fires
+        "    crash_point('after_move')\n"
+        "    print(n, flush=True)\n"
+    )
+    env = {**os.environ, CRASH_ENV: wanted}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == -9
+    assert done.stdout.split() == [str(n) for n in range(arrivals_survived)]

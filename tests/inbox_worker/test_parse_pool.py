@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import Future
 
+from pcse_intake.config import Settings
+from pcse_intake.inbox_worker.imap_source import ImapMailbox
 from pcse_intake.inbox_worker.parse_pool import MIN_BATCH, ParsePool, Parsing, result_or_none
+from pcse_intake.inbox_worker.poller import Poller, default_parse_processes
 from pcse_intake.parsers import ParsedEmail, ParseOptions, parse
-from tests.inbox_worker.support import sample_messages
+from pcse_intake.workflows.db import make_engine, make_sessionmaker
+from tests.inbox_worker.support import fixed_now, sample_messages
 
 OPTIONS = ParseOptions(our_addresses=("pcse.intake@nhs.net",))
 
@@ -38,3 +43,15 @@ def test_a_failed_hand_over_means_parse_again_here() -> None:
     failed.set_exception(RuntimeError("the helper died"))
     assert result_or_none(Parsing(failed, 0)) is None
     assert result_or_none(None) is None
+
+
+def test_the_config_can_turn_the_parse_helper_off() -> None:
+    on, off = Settings(), Settings()
+    off = dataclasses.replace(off, mailbox=dataclasses.replace(off.mailbox, parse_helper=False))
+    sessions = make_sessionmaker(make_engine("sqlite://"))
+    helpers = [
+        Poller(ImapMailbox(s.mailbox, password=""), sessions, settings=s, now=fixed_now)
+        .parse_pool.processes
+        for s in (on, off)
+    ]
+    assert helpers == [default_parse_processes(), 0]

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from imapclient import IMAPClient
 from sqlalchemy import select
 
-from pcse_intake.inbox_worker.imap_source import ImapMailbox
+from pcse_intake.inbox_worker.imap_source import FetchedMessage, ImapMailbox
 from pcse_intake.inbox_worker.parse_pool import MIN_BATCH
-from pcse_intake.inbox_worker.poller import Poller
+from pcse_intake.inbox_worker.poller import Poller, batches_by_size
 from pcse_intake.parsers import parse
 from pcse_intake.workflows.intake import parse_options
 from pcse_intake.workflows.models import InboundMessage, MessageStatus, OutboxMessage, Request
 from tests.conftest import TestDatabase
 from tests.inbox_worker.support import (
     counts,
+    fixed_now,
     folder_counts,
     mailbox_for,
     sample_messages,
@@ -206,3 +208,43 @@ def test_automated_mail_is_recorded_and_moved_but_never_answered(
         statuses = session.scalars(select(InboundMessage.status)).all()
         assert session.scalars(select(OutboxMessage)).all() == []
     assert sorted(statuses) == [MessageStatus.AUTOMATED] * 3
+
+
+def test_a_batch_ends_at_its_byte_limit_and_a_bigger_message_goes_alone() -> None:
+    sizes = {1: 30, 2: 30, 3: 50, 4: 200, 5: 10, 6: 10}
+    batches = list(batches_by_size([1, 2, 3, 4, 5, 6], sizes, count=3, max_bytes=100))
+    assert batches == [[1, 2], [3], [4], [5, 6]]
+    assert list(batches_by_size([1, 2, 5, 6], sizes, count=3, max_bytes=1000)) == [
+        [1, 2, 5],
+        [6],
+    ]
+
+
+class CountingMailbox(ImapMailbox):
+    """The real IMAP mailbox, noting how many messages each FETCH of bodies asked for."""
+
+    fetched: list[int]
+
+    def fetch(self, uids: Sequence[int]) -> list[FetchedMessage]:
+        self.fetched.append(len(uids))
+        return super().fetch(uids)
+
+
+@pytest.mark.imap
+def test_big_messages_are_fetched_a_few_at_a_time_and_all_recorded(
+    pymap_server: EmbeddedImap, sqlite_database: TestDatabase
+) -> None:
+    """Battery 37: a batch holds at most `batch_max_megabytes` of mail, whatever its count."""
+    account = pymap_account(pymap_server)
+    padding = b"\r\n" + (b"x" * 76 + b"\r\n") * 4000  # about 300 KB after each sample
+    _seed(pymap_server, [raw + padding for raw in sample_messages(4)])
+    settings = test_settings(sqlite_database.url, account, batch_max_megabytes=0.5)
+    mailbox = CountingMailbox(settings.mailbox, password=account.password)
+    mailbox.fetched = []
+    poller = Poller(mailbox, sqlite_database.sessions, settings=settings, now=fixed_now)
+    try:
+        report = poller.poll()
+    finally:
+        poller.close()
+    assert (report.seen, report.recorded, report.moved) == (4, 4, 4)
+    assert mailbox.fetched == [1, 1, 1, 1]  # two would pass half a megabyte

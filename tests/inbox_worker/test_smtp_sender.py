@@ -9,6 +9,7 @@ import pytest
 
 from pcse_intake.config import ConfigError, SmtpSettings
 from pcse_intake.inbox_worker.smtp_sender import UnsafeHeader, build_message, check_smtp_settings
+from pcse_intake.parsers import parse
 from pcse_intake.workflows.outbox_queue import ClaimedEmail
 
 ROW = ClaimedEmail(
@@ -65,3 +66,16 @@ def test_plain_smtp_to_a_remote_relay_is_refused_unless_explicitly_allowed() -> 
         check_smtp_settings(remote)
     check_smtp_settings(dataclasses.replace(remote, allow_insecure=True))
     check_smtp_settings(SmtpSettings(host="127.0.0.1", security="none"))
+
+
+def test_our_mail_forwarded_back_under_another_from_is_recognised_as_automated() -> None:
+    """Case 18: a forwarder rewrites From and drops Auto-Submitted, but keeps our loop field."""
+    raw = _build(dataclasses.replace(ROW, body_text="Please update our practice email.\n"))
+    assert b"X-PCSE-Intake-Loop: pcse.datamanager@nhs.net\r\n" in raw
+    forwarded = (
+        raw.replace(b"Auto-Submitted: auto-generated\r\n", b"")
+        .replace(b"X-Auto-Response-Suppress: All\r\n", b"")
+        .replace(b"pcse.datamanager@nhs.net>", b"greenlane.reception@nhs.net>", 1)
+    )
+    assert parse(forwarded).automated
+    assert not parse(forwarded.replace(b"X-PCSE-Intake-Loop", b"X-Other")).automated

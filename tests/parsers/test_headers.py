@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from pcse_intake.parsers import ParseOptions, parse
 from pcse_intake.parsers.headers import (
     auth_verdict,
     decode_header_value,
     first_mailbox,
     is_automated,
+    repeated_own_auth_results,
     sole_mailbox,
 )
 from pcse_intake.parsers.mime import parse_headers
@@ -53,6 +55,39 @@ def test_only_our_authserv_id_is_trusted_when_configured() -> None:
     )
     assert auth_verdict(h, ("mx.nhs.net",)) is AuthVerdict.FAIL
     assert auth_verdict(h, ("elsewhere",)) is AuthVerdict.NONE
+
+
+FORGED_BELOW_OURS = (
+    "Authentication-Results: mx.nhs.net; dmarc=fail (p=reject) header.from=nhs.net\n"
+    "Authentication-Results: mx.nhs.net; dmarc=pass header.from=nhs.net\n"
+)
+
+
+def test_a_forged_pass_below_our_fail_leaves_the_verdict_fail_and_is_flagged() -> None:
+    """Battery 23: the forgery carries our id but sits below the field our MTA added."""
+    h = _headers(FORGED_BELOW_OURS)
+    assert auth_verdict(h, ("mx.nhs.net",)) is AuthVerdict.FAIL
+    assert repeated_own_auth_results(h, ("MX.nhs.net",))
+
+
+def test_one_field_with_our_id_among_other_relays_fields_is_not_flagged() -> None:
+    h = _headers(
+        "Authentication-Results: mx.nhs.net; dmarc=pass header.from=nhs.net\n"
+        "Authentication-Results: relay.example; dmarc=fail\n"
+    )
+    assert not repeated_own_auth_results(h, ("mx.nhs.net",))
+    assert not repeated_own_auth_results(_headers(FORGED_BELOW_OURS), ())  # no id: no rule
+
+
+def test_a_repeated_field_with_our_id_makes_the_message_malformed() -> None:
+    raw = (
+        FORGED_BELOW_OURS.replace("\n", "\r\n")
+        + "From: a.surgery@nhs.net\r\nSubject: Hello\r\n\r\nHello"
+    ).encode()
+    result = parse(raw, ParseOptions(authserv_ids=("mx.nhs.net",)))
+    assert result.auth_verdict is AuthVerdict.FAIL
+    assert result.has_problem("malformed_message")
+    assert not parse(raw).has_problem("malformed_message")
 
 
 def test_auto_submitted_and_list_headers_mark_automated_mail() -> None:

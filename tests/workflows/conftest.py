@@ -116,6 +116,8 @@ def email_change(
     **extra: Any,
 ) -> ParsedEmail:
     extra.setdefault("auth_verdict", AuthVerdict.PASS)
+    extra.setdefault("body_text", "Please update our practice email address.")
+    extra.setdefault("full_text", extra["body_text"])
     party = Party(name=name, ods_code=code, current_email=current, new_email=new)
     missing = tuple(
         p for p, v in (("practice.current_email", current), ("practice.new_email", new)) if not v
@@ -127,8 +129,6 @@ def email_change(
         sender=sender,
         message_id=message_id or f"<{uuid.uuid4().hex}@nhs.net>",
         subject=subject,
-        body_text="Please update our practice email address.",
-        full_text="Please update our practice email address.",
         **extra,
     )
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pcse_intake.config import Settings, WorkflowSettings
-from pcse_intake.parsers import Contact, ParsedEmail, Party, RequestKind
+from pcse_intake.parsers import Contact, ParsedEmail, Party, Problem, RequestKind
 from pcse_intake.workflows.db import transaction
 from pcse_intake.workflows.decisions import approve, correct_field, reject, verify
 from pcse_intake.workflows.errors import (
@@ -25,6 +25,7 @@ from pcse_intake.workflows.errors import (
 from pcse_intake.workflows.models import (
     Correction,
     HistoryEntry,
+    Organisation,
     OutboxMessage,
     Request,
     RequestState,
@@ -175,7 +176,7 @@ def test_refusals_for_unknown_references_and_wrong_states(ready: TestDatabase, f
             verify(s, ref=ref, by="alice", outcome="maybe", now=LATER, settings=Settings())
 
 
-def test_approving_an_email_change_updates_the_record_and_tells_both_addresses(
+def test_approving_an_email_change_schedules_it_and_tells_both_addresses(
     ready: TestDatabase, feed: Feed
 ) -> None:
     ref = _verified(ready, feed)
@@ -183,8 +184,13 @@ def test_approving_an_email_change_updates_the_record_and_tells_both_addresses(
         request = approve(s, ref=ref, by="bob", now=LATER, settings=Settings())
         assert request.state == RequestState.COMPLETED
         assert request.effective_at == LATER + timedelta(hours=24)
+        assert (request.change_status, request.change_old_email) == (
+            "scheduled",
+            "ouseburn.surgery@nhs.net",
+        )
         org = organisation(s, "A84615")
-        assert org is not None and org.email == "ouseburn.admin@nhs.net"
+        # The new address gets nothing until the cooling-off period is over.
+        assert org is not None and org.email == "ouseburn.surgery@nhs.net"
         assert _templates(s, ref) == [
             ("acknowledgement", "ouseburn.surgery@nhs.net"),
             ("email_change_confirmation", "ouseburn.admin@nhs.net"),
@@ -194,7 +200,25 @@ def test_approving_an_email_change_updates_the_record_and_tells_both_addresses(
             select(OutboxMessage).where(OutboxMessage.template == "email_change_notice")
         ).one()
         assert "reply to this e-mail" in notice.body_text and ref in notice.subject
+        assert "10:30 UTC on 3 March 2026" in notice.body_text
+        assert "any reply stops the change" in notice.body_text
         assert notice.auto_submitted == "auto-generated"
+
+
+def test_with_no_cooling_off_the_email_change_is_written_at_approval(
+    ready: TestDatabase, feed: Feed
+) -> None:
+    ref = _verified(ready, feed)
+    at_once = Settings(workflow=WorkflowSettings(cooling_off_hours=0))
+    with transaction(ready.sessions) as s:
+        request = approve(s, ref=ref, by="bob", now=LATER, settings=at_once)
+        assert (request.change_status, request.change_applied_at) == ("applied", LATER)
+        org = organisation(s, "A84615")
+        assert org is not None and org.email == "ouseburn.admin@nhs.net"
+        notice = s.scalars(
+            select(OutboxMessage).where(OutboxMessage.template == "email_change_notice")
+        ).one()
+        assert "has been changed" in notice.body_text
 
 
 def test_a_second_approval_is_refused_and_applies_nothing_twice(
@@ -301,7 +325,7 @@ def test_approving_a_new_practice_creates_it_and_its_contact(
             outcome="confirmed",
             now=LATER,
             settings=Settings(),
-            phone="0113 496 0999",
+            phone="0113 496 0000",  # not the e-mail's 0113 496 0999: that one cannot verify
             notes="number from the ODS report PDF",
         )
         approve(s, ref=ref, by="bob", now=LATER, settings=Settings())
@@ -517,3 +541,85 @@ def test_only_the_main_contact_on_record_can_be_extended(ready: TestDatabase, fe
     with transaction(ready.sessions) as s:
         new = organisation(s, "L84677")
         assert new is not None and main_contacts(s, new) == []
+
+
+def _confirm(s: Session, ref: str, **call: str) -> Request:
+    """alice's confirming call, with what the test gives (phone, notes)."""
+    return verify(
+        s, ref=ref, by="alice", outcome="confirmed", now=LATER, settings=Settings(), **call
+    )
+
+
+def test_an_email_change_from_another_address_needs_the_number_on_record_and_a_note(
+    ready: TestDatabase, feed: Feed
+) -> None:
+    ref = _new(ready, feed, email_change(sender="someone.new@nhs.net"))
+    refused = pytest.raises(VerificationRefused, match="say in the notes who")
+    with refused, transaction(ready.sessions) as s:
+        _confirm(s, ref)
+    other = pytest.raises(VerificationRefused, match="only by calling the number on record")
+    with other, transaction(ready.sessions) as s:
+        _confirm(s, ref, phone="0113 496 0999", notes="the number they gave us")
+    with transaction(ready.sessions) as s:
+        _confirm(s, ref, notes="the practice manager, Ann Lee, confirmed the new address")
+        assert approve(s, ref=ref, by="bob", now=LATER, settings=Settings()).state == "completed"
+
+
+def test_approval_refuses_a_doubtful_email_change_confirmed_without_a_note(
+    ready: TestDatabase, feed: Feed
+) -> None:
+    """A request verified before the rule (or by a path around it) still cannot be approved."""
+    ref = _new(ready, feed, email_change(sender="someone.new@nhs.net"))
+    with transaction(ready.sessions) as s:
+        request = s.get(Request, int(ref[5:]))
+        assert request is not None
+        request.problems = []  # as if the doubt had not been known at the call
+        _confirm(s, ref)
+    with transaction(ready.sessions) as s:
+        request = s.get(Request, int(ref[5:]))
+        assert request is not None
+        request.problems = [{"code": "sender_not_on_record", "field": None, "message": "x"}]
+    refused = pytest.raises(WorkflowRefusal, match="needs a confirmed call to the number on record")
+    with refused, transaction(ready.sessions) as s:
+        approve(s, ref=ref, by="bob", now=LATER, settings=Settings())
+
+
+def test_an_email_change_to_a_personal_mailbox_needs_a_note(
+    ready: TestDatabase, feed: Feed
+) -> None:
+    personal = Problem("personal_nhsmail", "practice.new_email", "looks like a person's mailbox")
+    parsed = email_change(new="jane.doe@nhs.net", problems=(personal,))
+    ref = _new(ready, feed, parsed)
+    refused = pytest.raises(VerificationRefused, match="personal mailbox")
+    with refused, transaction(ready.sessions) as s:
+        _confirm(s, ref)
+
+
+def test_a_pharmacy_may_only_move_to_pharmacy_dot_its_own_ods_code(
+    ready: TestDatabase, feed: Feed
+) -> None:
+    with transaction(ready.sessions) as s:
+        s.add(
+            Organisation(
+                ods_code="FA123",
+                name="Parkway Pharmacy",
+                org_type="pharmacy",
+                phone="+441134960123",
+                email="parkway.pharmacy@nhs.net",
+            )
+        )
+    sender = "parkway.pharmacy@nhs.net"
+    for new, allowed in (("fa123.team@nhs.net", False), ("pharmacy.fa123@nhs.net", True)):
+        parsed = email_change(
+            sender=sender, code="FA123", name="Parkway Pharmacy", current=sender, new=new
+        )
+        ref = _verified(ready, feed, parsed)
+        if allowed:
+            with transaction(ready.sessions) as s:
+                assert approve(s, ref=ref, by="bob", now=LATER, settings=Settings()).state == (
+                    "completed"
+                )
+        else:
+            refused = pytest.raises(WorkflowRefusal, match=r"pharmacy\.fa123@nhs\.net, the only")
+            with refused, transaction(ready.sessions) as s:
+                approve(s, ref=ref, by="bob", now=LATER, settings=Settings())

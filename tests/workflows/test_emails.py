@@ -17,7 +17,9 @@ CONTEXT: dict[str, Any] = {
     "ods_code": "H83004",
     "new_email": "glebehouse.admin@nhs.net",
     "old_email": "glebehouse.surgery@nhs.net",
-    "effective_at": "3 March 2026 at 09:30 UTC",
+    "effective_at": "09:30 UTC on 3 March 2026",
+    "scheduled": True,
+    "stopped_by": "root",
     "contact_name": "Dr Ada Brook",
     "branch_name": "Gateacre Surgery",
     "branch_ods": "N81790001",
@@ -27,11 +29,17 @@ CONTEXT: dict[str, Any] = {
     "new_ods": "L84677",
     "existing_practice_name": "Kingsholm Surgery",
     "reason": "The new address is a personal mailbox.",
+    "what": "the confirmation of the e-mail change",
+    "address": "glebehouse.admin@nhs.net",
+    "as_of": "2026-03-02 09:30 UTC",
 }
 
 
-# Everything we send about a request; the staff digest (maintenance.py) is about many.
-REQUEST_TEMPLATES = tuple(t for t in TEMPLATES if t != "staff_reminder_digest")
+# Everything we send about a request; the staff digest (maintenance.py) and the loop alert
+# (loops.py) are about many requests or none.
+REQUEST_TEMPLATES = tuple(
+    t for t in TEMPLATES if t not in ("staff_reminder_digest", "staff_loop_alert")
+)
 
 
 def test_all_the_e_mails_the_workflow_needs_exist() -> None:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DatabaseError
 
-from pcse_intake.config import Settings
+from pcse_intake.config import Settings, WorkflowSettings
 from pcse_intake.workflows.db import transaction
 from pcse_intake.workflows.decisions import approve, verify
 from pcse_intake.workflows.history import HistoryIsAppendOnly
@@ -71,8 +71,9 @@ def test_each_change_writes_history_in_its_own_transaction(ready: TestDatabase, 
         approve(s, ref=ref, by="bob", now=NOW, settings=Settings())
         raise RuntimeError("crash before commit")
     assert _count(ready) == count_before  # the approval and its history went together
+    at_once = Settings(workflow=WorkflowSettings(cooling_off_hours=0))  # written at approval
     with transaction(ready.sessions) as s:
-        approve(s, ref=ref, by="bob", now=NOW, settings=Settings())
+        approve(s, ref=ref, by="bob", now=NOW, settings=at_once)
         actions = s.scalars(select(HistoryEntry.action).where(HistoryEntry.id > count_before)).all()
     assert actions == ["registry_changed", "approved"]
 

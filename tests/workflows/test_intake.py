@@ -281,8 +281,13 @@ def test_a_message_about_a_decided_request_waits_in_triage_linked_to_it(
 
     with transaction(ready.sessions) as s:
         ref = feed(s, email_change(sender="someone.new@nhs.net")).request_ref or ""
-        verify(s, ref=ref, by="alice", outcome="confirmed", now=NOW, settings=Settings())
-        approve(s, ref=ref, by="bob", now=NOW, settings=Settings())
+        note = "confirmed by the practice manager"  # the sender is not on record
+        verify(
+            s, ref=ref, by="alice", outcome="confirmed", now=NOW, settings=Settings(), notes=note
+        )
+        # Applied at once: no change waits, so the reply stops nothing (pending_changes.py).
+        at_once = Settings(workflow=WorkflowSettings(cooling_off_hours=0))
+        approve(s, ref=ref, by="bob", now=NOW, settings=at_once)
         notice = s.scalars(
             select(OutboxMessage).where(OutboxMessage.template == "email_change_notice")
         ).one()

@@ -1,76 +1,34 @@
-"""Sign in and sign out."""
+"""Sign in (the password, then the second factor's code when it is on) and sign out."""
 
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from starlette.responses import Response
 
 from pcse_intake.console import csrf
 from pcse_intake.console.deps import DbSession, Now, Poster, State, client_address
-from pcse_intake.console.pages import local_path, render, see_other
-from pcse_intake.console.session_store import end_session, new_token, start_session
-from pcse_intake.console.signin import LOCK_AFTER_FAILURES, Outcome, sign_in
+from pcse_intake.console.pages import local_path, see_other
+from pcse_intake.console.routes import second_factor as second_factor_routes
+from pcse_intake.console.second_factor import start_challenge
+from pcse_intake.console.session_store import end_session
+from pcse_intake.console.signin import REFUSALS, Outcome, sign_in
+from pcse_intake.console.signin_pages import (
+    clear_cookie,
+    finish_sign_in,
+    set_cookie,
+    sign_in_page,
+)
 
 router = APIRouter()
-
-_REFUSALS: dict[Outcome, tuple[int, str]] = {
-    Outcome.WRONG_PASSWORD: (401, "The username or password is not correct."),
-    Outcome.UNKNOWN_USER: (401, "The username or password is not correct."),
-    Outcome.DISABLED: (401, "The username or password is not correct."),
-    Outcome.NOW_LOCKED: (
-        403,
-        f"The password was wrong {LOCK_AFTER_FAILURES} times in a row, so the account is "
-        "now locked. Ask an administrator to unlock it.",
-    ),
-    Outcome.LOCKED: (403, "This account is locked. Ask an administrator to unlock it."),
-    Outcome.THROTTLED: (
-        429,
-        "There have been too many failed sign-ins from your network. Wait 15 minutes, "
-        "then try again.",
-    ),
-}
-
-
-def _sign_in_page(
-    request: Request, state: State, *, next_path: str, error: str | None, status_code: int
-) -> Response:
-    # Login CSRF: a random value in a cookie that the form must echo back (double submit).
-    token = new_token()
-    response = render(
-        request,
-        "sign_in.html",
-        {"next_path": next_path, "error": error, "signin_token": token},
-        status_code=status_code,
-    )
-    _set_cookie(response, state, state.signin_cookie, token)
-    return response
-
-
-def _set_cookie(response: Response, state: State, name: str, value: str) -> None:
-    """HttpOnly, SameSite=Lax, path /, and Secure unless configured off for loopback HTTP."""
-    response.set_cookie(
-        name,
-        value,
-        httponly=True,
-        secure=state.settings.console.secure_cookies,
-        samesite="lax",
-        path="/",
-    )
-
-
-def _clear_cookie(response: Response, state: State, name: str) -> None:
-    # With the same attributes it was set with: a browser ignores a __Host- cookie (even an
-    # expired one) that is not Secure.
-    response.delete_cookie(
-        name, path="/", secure=state.settings.console.secure_cookies, httponly=True, samesite="lax"
-    )
+router.include_router(second_factor_routes.router)
 
 
 @router.get("/sign-in")
 def sign_in_form(request: Request, state: State, next: str = "/") -> Response:
-    return _sign_in_page(request, state, next_path=local_path(next), error=None, status_code=200)
+    return sign_in_page(request, state, next_path=local_path(next), error=None, status_code=200)
 
 
 @router.post("/sign-in")
@@ -91,27 +49,31 @@ def sign_in_submit(
             status_code=403,
             detail="The sign-in form could not be checked. Reload the page and try again.",
         )
+    address = client_address(request)
     result = sign_in(
         session,
         username=username,
         password=password,
-        address=client_address(request),
+        address=address,
         now=moment,
+        second_factor=state.second_factor,
     )
+    next_path = local_path(next)
     if result.staff is None:
-        status_code, message = _REFUSALS[result.outcome]
-        return _sign_in_page(
-            request, state, next_path=local_path(next), error=message, status_code=status_code
+        status_code, message = REFUSALS[result.outcome]
+        return sign_in_page(
+            request, state, next_path=next_path, error=message, status_code=status_code
         )
-    # A brand-new session id at every sign-in (no fixation); any session the browser held ends.
-    end_session(
-        session, token=request.cookies.get(state.session_cookie), now=moment, reason="replaced"
+    if result.outcome is Outcome.PASSWORD_ACCEPTED:
+        # Half signed in: a challenge of its own (not a session) until the code is entered.
+        token = start_challenge(session, staff=result.staff, address=address, now=moment)
+        response = see_other(f"/sign-in/code?next={quote(next_path, safe='/')}")
+        set_cookie(response, state, state.pending_cookie, token)
+        clear_cookie(response, state, state.signin_cookie)
+        return response
+    return finish_sign_in(
+        request, state, session, staff=result.staff, now=moment, next_path=next_path
     )
-    token = start_session(session, staff=result.staff, address=client_address(request), now=moment)
-    response = see_other(local_path(next))
-    _set_cookie(response, state, state.session_cookie, token)
-    _clear_cookie(response, state, state.signin_cookie)
-    return response
 
 
 @router.post("/sign-out")
@@ -122,5 +84,5 @@ def sign_out(
         session, token=request.cookies.get(state.session_cookie), now=moment, reason="signed_out"
     )
     response = see_other("/sign-in?notice=signed_out")
-    _clear_cookie(response, state, state.session_cookie)
+    clear_cookie(response, state, state.session_cookie)
     return response

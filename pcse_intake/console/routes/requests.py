@@ -24,7 +24,7 @@ from pcse_intake.console.pages import render, see_other
 from pcse_intake.console.permissions import Action
 from pcse_intake.console.session_store import SignedIn, end_sessions_of
 from pcse_intake.console.signin import Outcome, reauthenticate
-from pcse_intake.workflows import decisions
+from pcse_intake.workflows import decisions, pending_changes
 from pcse_intake.workflows.errors import RequestNotFound, WorkflowRefusal
 from pcse_intake.workflows.fields import valid_paths
 from pcse_intake.workflows.queries import request_detail
@@ -173,6 +173,23 @@ def reject(ctx: Post, ref: str, version: Version, reason: Text = "") -> Response
         )
 
     return _decide(ctx, ref, version, Action.REJECT, "rejected", change)
+
+
+@router.post("/{ref}/cancel-change")
+def cancel_change(ctx: Post, ref: str, version: Version, reason: Text = "") -> Response:
+    """Stop an approved e-mail change in its cooling-off period (approver or admin)."""
+
+    def change() -> object:
+        return pending_changes.cancel_change(
+            ctx.session,
+            ref=ref,
+            by=ctx.by,
+            reason=reason,
+            now=ctx.now,
+            settings=ctx.state.settings,
+        )
+
+    return _decide(ctx, ref, version, Action.APPROVE, "change_cancelled", change)
 
 
 @router.post("/{ref}/corrections")

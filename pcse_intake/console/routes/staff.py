@@ -1,4 +1,5 @@
-"""Staff accounts (admins only): add, change role, disable or enable, unlock."""
+"""Staff accounts (admins only): add, change role, disable or enable, unlock, reset the second
+factor."""
 
 from __future__ import annotations
 
@@ -108,7 +109,7 @@ def staff_role(ctx: Post, username: str, role: Annotated[str, Form(max_length=20
 
 @router.post("/{username}/{change}")
 def staff_access(ctx: Post, username: str, change: str) -> Response:
-    """Disable, enable or unlock one account."""
+    """Disable, enable or unlock one account, or reset its second factor."""
     changes: dict[str, tuple[str, Callable[[], None]]] = {
         "disable": (
             "disabled",
@@ -125,6 +126,12 @@ def staff_access(ctx: Post, username: str, change: str) -> Response:
         "unlock": (
             "unlocked",
             lambda: staff_admin.unlock(ctx.session, username=username, by=ctx.by, now=ctx.now),
+        ),
+        "reset-second-factor": (
+            "second_factor_reset",
+            lambda: staff_admin.reset_second_factor(
+                ctx.session, username=username, by=ctx.by, now=ctx.now
+            ),
         ),
     }
     if change not in changes:

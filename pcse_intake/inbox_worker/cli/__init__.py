@@ -20,11 +20,14 @@ COMMANDS: dict[str, str] = {
     "verify": "pcse_intake.inbox_worker.cli.decision_cmds:verify_command",
     "approve": "pcse_intake.inbox_worker.cli.decision_cmds:approve_command",
     "reject": "pcse_intake.inbox_worker.cli.decision_cmds:reject_command",
+    "cancel": "pcse_intake.inbox_worker.cli.cancel_cmd:cancel_command",
+    "hold": "pcse_intake.inbox_worker.cli.hold_cmd:hold_command",
     "poll": "pcse_intake.inbox_worker.cli.mailbox_cmds:poll_command",
     "run": "pcse_intake.inbox_worker.cli.mailbox_cmds:run_command",
     "outbox": "pcse_intake.inbox_worker.cli.mailbox_cmds:outbox_group",
     "demo": "pcse_intake.inbox_worker.cli.demo_cmd:demo_command",
     "serve": "pcse_intake.inbox_worker.cli.serve_cmd:serve_command",
+    "reconcile": "pcse_intake.inbox_worker.cli.reconcile:reconcile_command",
 }
 
 

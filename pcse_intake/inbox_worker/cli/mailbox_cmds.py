@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from pcse_intake.config import ConfigError, Settings
 from pcse_intake.inbox_worker.cli.common import UsageProblem, open_database, settings_from
+
+if TYPE_CHECKING:  # SQLAlchemy loads only when a command opens the database
+    from sqlalchemy.orm import Session, sessionmaker
 
 
 def _checked(settings: Settings) -> None:
@@ -52,6 +57,7 @@ def poll_command(ctx: click.Context, once: bool) -> None:
         raise UsageProblem(f"poll failed: {_one_line(exc)}") from exc
     finally:
         poller.close()
+    _apply_due_changes(database.sessions, settings)
     if report.busy:
         click.echo("another worker is polling this mailbox right now; nothing done")
         return
@@ -60,6 +66,19 @@ def poll_command(ctx: click.Context, once: bool) -> None:
         f"{report.duplicates} already known, {report.failed} failed (kept, will retry), "
         f"{report.quarantined} quarantined, {report.moved} moved"
     )
+
+
+def _apply_due_changes(sessions: sessionmaker[Session], settings: Settings) -> None:
+    """As the daemon's `changes` job: e-mail changes whose cooling-off period is over."""
+    from datetime import UTC, datetime
+
+    from pcse_intake.workflows.db import transaction
+    from pcse_intake.workflows.pending_changes import apply_due_changes
+
+    with transaction(sessions) as session:
+        due = apply_due_changes(session, now=datetime.now(UTC), settings=settings)
+    if due.applied or due.stopped:
+        click.echo(f"e-mail changes: {len(due.applied)} took effect, {len(due.stopped)} stopped")
 
 
 @click.command(name="run")

@@ -24,6 +24,7 @@ STATES = (
     "verified",
     "completed",
     "rejected",
+    "cancelled",
 )
 
 
@@ -114,7 +115,12 @@ def render_detail(d: RequestDetail) -> list[str]:
     if d.changes:
         out += ["", "Approval will change:"]
         out += [f"  {c.what}: {c.before or '(none)'} -> {c.after or '(none)'}" for c in d.changes]
-    if d.effect_note:
+    if d.change is not None and d.change.text:
+        change = f"{d.change.old_email or '(none)'} -> {d.change.new_email or '(none)'}"
+        out += ["", f"E-mail change {change}: {d.change.text}"]
+        if d.change.status == "scheduled":
+            out.append(f"  to cancel it: pcse-intake cancel {d.ref} --by STAFF --reason TEXT")
+    elif d.effect_note:
         out += ["", f"Effect: {d.effect_note}"]
     if d.rejection_reason:
         out += ["", f"Rejected by {d.rejected_by}: {d.rejection_reason}"]

@@ -3,6 +3,7 @@
 from pcse_intake.workflows.models.base import Base, utcnow
 from pcse_intake.workflows.models.console_session import ConsoleSession, SignInAttempt
 from pcse_intake.workflows.models.history import HistoryEntry
+from pcse_intake.workflows.models.legal_hold import LegalHold
 from pcse_intake.workflows.models.message import InboundMessage, MailboxState, MessageStatus
 from pcse_intake.workflows.models.outbox import OutboxMessage, OutboxStatus
 from pcse_intake.workflows.models.registry import Organisation, Person, Role
@@ -21,6 +22,7 @@ __all__ = [
     "Correction",
     "HistoryEntry",
     "InboundMessage",
+    "LegalHold",
     "MailboxState",
     "MessageStatus",
     "Organisation",

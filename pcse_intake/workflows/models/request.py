@@ -21,6 +21,16 @@ class RequestState(StrEnum):
     VERIFIED = "verified"
     COMPLETED = "completed"
     REJECTED = "rejected"
+    CANCELLED = "cancelled"  # approved, but its change was stopped before it took effect
+
+
+class ChangeStatus(StrEnum):
+    """Where an approved e-mail change stands in its cooling-off period."""
+
+    SCHEDULED = "scheduled"  # waiting for effective_at
+    APPLIED = "applied"  # the registry holds the new address
+    STOPPED = "stopped"  # the old address objected, or the address on record moved on
+    CANCELLED = "cancelled"  # staff cancelled it
 
 
 def format_ref(request_id: int) -> str:
@@ -32,6 +42,7 @@ class Request(Base):
     __table_args__ = (
         Index("ix_requests_state_received", "state", "received_at"),
         Index("ix_requests_kind_state", "kind", "state"),
+        Index("ix_requests_change_due", "change_status", "effective_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -55,6 +66,13 @@ class Request(Base):
     effective_at: Mapped[datetime | None]  # when an approved change takes effect (cooling-off)
     rejected_by: Mapped[str | None] = mapped_column(String(100))
     rejection_reason: Mapped[str | None] = mapped_column(Text)
+    # An approved e-mail change waits out the cooling-off period (workflows/pending_changes.py).
+    change_status: Mapped[str | None] = mapped_column(String(20))  # ChangeStatus
+    change_old_email: Mapped[str | None] = mapped_column(String(254))  # on record at approval
+    change_applied_at: Mapped[datetime | None]
+    change_stopped_at: Mapped[datetime | None]
+    change_stopped_by: Mapped[str | None] = mapped_column(String(254))  # staff or the old address
+    change_stop_reason: Mapped[str | None] = mapped_column(Text)
     # Optimistic locking: a stale concurrent update raises instead of applying twice.
     version: Mapped[int] = mapped_column(default=1)
 

@@ -1,0 +1,31 @@
+"""`pcse-intake cancel REF --by STAFF --reason T`: stop an approved e-mail change that waits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import click
+from sqlalchemy.orm import Session
+
+from pcse_intake.config import Settings
+from pcse_intake.inbox_worker.cli.workflow_support import run_in_transaction
+
+if TYPE_CHECKING:
+    from pcse_intake.workflows.models import Request
+
+
+@click.command(name="cancel")
+@click.argument("ref")
+@click.option("--by", required=True, help="The staff account doing this (approver or admin).")
+@click.option("--reason", required=True, help="Why, in words the practice will read.")
+@click.pass_context
+def cancel_command(ctx: click.Context, ref: str, by: str, reason: str) -> None:
+    """Cancel an e-mail change in its cooling-off period; both addresses are told why."""
+    from pcse_intake.workflows.pending_changes import cancel_change
+
+    def action(session: Session, settings: Settings, now: datetime) -> Request:
+        return cancel_change(session, ref=ref, by=by, reason=reason, now=now, settings=settings)
+
+    request = run_in_transaction(ctx, action)
+    click.echo(f"{request.ref} is now {request.state}: the e-mail change will not happen")
