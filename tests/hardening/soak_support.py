@@ -47,15 +47,18 @@ _REPLY = (
 )
 _REPLY_SENDERS = ("practice.manager@nhs.net", "someone.else@nhs.net")
 _MESSAGE_ID = re.compile(rb"(?im)^Message-ID:[^\r\n]*")
+_FROM_LOCAL_PART = re.compile(rb"(?im)(^From:[^\r\n@]*?[A-Za-z0-9._%+-]+)@")
 
 # Actions that repeat legitimately for one request: each unanswered call is counted.
 _REPEATABLE = {"call_no_answer"}
 
 
-def soak_corpus(count: int, *, tag: str = "soak") -> list[bytes]:
+def soak_corpus(count: int, *, tag: str = "soak", new_senders: bool = False) -> list[bytes]:
     """`count` distinct messages: the 40 samples, the 16 automated fixtures and replies in turn.
 
     Each copy gets its own Message-ID, so every message is new bytes with a new identity.
+    With `new_senders`, each lap after the first comes from new addresses (`name.lapN@...`),
+    so acknowledgements keep flowing past the one-per-sender-per-day cap.
     """
     pool = [p.read_bytes() for p in sorted(SAMPLES.glob("*.eml"))]
     pool += [p.read_bytes() for p in sorted(AUTOMATED.glob("*.eml"))]
@@ -67,7 +70,11 @@ def soak_corpus(count: int, *, tag: str = "soak") -> list[bytes]:
     out = []
     for n in range(count):
         header = f"Message-ID: <{tag}-{n}@nhs.net>".encode()
-        out.append(_MESSAGE_ID.sub(header, pool[n % len(pool)], count=1))
+        message = _MESSAGE_ID.sub(header, pool[n % len(pool)], count=1)
+        lap = n // len(pool)
+        if new_senders and lap:
+            message = _FROM_LOCAL_PART.sub(rb"\1.lap%d@" % lap, message, count=1)
+        out.append(message)
     return out
 
 

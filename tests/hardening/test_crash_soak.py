@@ -1,10 +1,11 @@
 """Crash soak (battery case 14): real workers SIGKILLed at random moments until the work is done.
 
-500 messages arriving in Dovecot (a fifth at first, then a twentieth each round, the rest
-once the kills are over); `poll --once` and `outbox send` processes against an aiosmtpd sink,
-each killed by a randomly chosen crash point (at a random arrival) or by a timer at a random
-moment, about 20 times, and restarted until INBOX is empty and the outbox drained. The seed
-is printed; `PCSE_SOAK_SEED=<seed>` replays a run, `PCSE_SOAK_MESSAGES=<n>` sizes it.
+At least 500 messages arriving in Dovecot (a fifth at first, then a twentieth each round
+for as long as kills are still wanted, the rest once they are over); `poll --once` and
+`outbox send` processes against an aiosmtpd sink, each killed by a randomly chosen crash point
+(at an arrival the round's work reaches) or by a timer at a random moment, 20 times, and
+restarted until INBOX is empty and the outbox drained. The seed is printed;
+`PCSE_SOAK_SEED=<seed>` replays a run, `PCSE_SOAK_MESSAGES=<n>` sizes it.
 """
 
 from __future__ import annotations
@@ -20,9 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from pcse_intake.inbox_worker.faults import CRASH_ENV
 from pcse_intake.workflows.db import make_engine, make_sessionmaker
+from pcse_intake.workflows.models import OutboxMessage
+from pcse_intake.workflows.models.outbox import OutboxStatus
 from tests.hardening.soak_support import (
     age_stuck_sends,
     append_all,
@@ -41,6 +46,10 @@ BATCH = 20
 
 FIRST_ARRIVALS = MESSAGES // 5
 ARRIVALS_PER_ROUND = MESSAGES // 20
+# Mail must not run out before the kills have landed: a fast poller empties INBOX before a
+# timer fires, and a crash point past the round's work never fires. Two rounds of arrivals
+# per kill is far more than a run needs (about one kill lands per round).
+POOL = max(MESSAGES, FIRST_ARRIVALS + 2 * KILLS * ARRIVALS_PER_ROUND)
 
 POLL_POINTS = ("after_fetch", "after_commit", "after_move")
 SEND_POINTS = ("after_claim", "after_smtp_accept")
@@ -126,17 +135,27 @@ def _poll_fault(rng: random.Random) -> tuple[str | None, float | None]:
     if rng.random() < 0.3:
         return None, rng.uniform(1.0, 4.0)  # CLI start-up alone takes about a second
     point = rng.choice(POLL_POINTS)
-    nth = rng.randint(1, BATCH * 3) if point == "after_fetch" else rng.randint(1, 3)
+    # Aimed inside the round's own arrivals (at least ARRIVALS_PER_ROUND messages, so at least
+    # that many divided by BATCH, rounded up, batches), so the point is reached and the kill lands.
+    batches = -(-ARRIVALS_PER_ROUND // BATCH)
+    nth = rng.randint(1, ARRIVALS_PER_ROUND) if point == "after_fetch" else rng.randint(1, batches)
     return f"{point}@{nth}", None
 
 
-def _send_fault(rng: random.Random) -> tuple[str | None, float | None]:
+def _send_fault(rng: random.Random, pending: int) -> tuple[str | None, float | None]:
+    """A fault for a sender with `pending` rows to send: a crash point aimed at one of them."""
     roll = rng.random()
-    if roll < 0.3:
+    if roll < 0.3 or not pending:
         return None, None
     if roll < 0.5:
         return None, rng.uniform(1.0, 3.0)
-    return f"{rng.choice(SEND_POINTS)}@{rng.randint(1, 8)}", None
+    return f"{rng.choice(SEND_POINTS)}@{rng.randint(1, min(pending, 8))}", None
+
+
+def _pending_rows(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        query = select(func.count()).where(OutboxMessage.status == OutboxStatus.PENDING)
+        return session.scalar(query) or 0
 
 
 @pytest.mark.dovecot
@@ -149,13 +168,19 @@ def test_workers_killed_at_random_moments_lose_nothing_and_repeat_nothing(
     print(f"\ncrash soak seed {seed} (replay: PCSE_SOAK_SEED={seed})")  # noqa: T201 (for replay)
     rng = random.Random(seed)
     run = Run()
-    messages = soak_corpus(MESSAGES, tag=f"crash-{seed}")
+    waiting = soak_corpus(POOL, tag=f"crash-{seed}", new_senders=True)
+    appended: list[bytes] = []
+
+    def arrive(count: int) -> None:
+        arrivals = _take(waiting, count)
+        append_all(account, arrivals)
+        appended.extend(arrivals)
+
     with DovecotServer() as dovecot:
         account = dovecot.account
         # Mail keeps arriving through the kills, so a fast machine cannot run the INBOX dry
         # (and the crash points out of work) before the kills have landed.
-        waiting = list(messages)
-        append_all(account, _take(waiting, FIRST_ARRIVALS))
+        arrive(FIRST_ARRIVALS)
         config = write_config(
             tmp_path, sqlite_url, account, smtp_sink, mailbox={"batch_size": BATCH}
         )
@@ -165,21 +190,21 @@ def test_workers_killed_at_random_moments_lose_nothing_and_repeat_nothing(
 
         while run.kills < KILLS:
             run.rounds += 1
-            append_all(account, _take(waiting, ARRIVALS_PER_ROUND))
+            arrive(ARRIVALS_PER_ROUND)
             point, timer = _poll_fault(rng)
             _work(config, ["poll", "--once"], env, point=point, timer=timer, run=run, logs=tmp_path)
-            point, timer = _send_fault(rng)
+            point, timer = _send_fault(rng, _pending_rows(sessions))
             _work(config, ["outbox", "send"], env, point=point, timer=timer, run=run, logs=tmp_path)
-            assert run.rounds < 200, "the soak is not making progress"
+            assert waiting, f"seed {seed}: {run.kills} kills in {run.rounds} rounds: too few land"
 
         # Recovery: no more faults; the rows a killed sender left in doubt come due again.
-        append_all(account, _take(waiting, len(waiting)))
+        arrive(max(0, MESSAGES - len(appended)))
         _work(config, ["poll", "--once"], env, point=None, timer=None, run=run, logs=tmp_path)
         age_stuck_sends(sessions)
         _work(config, ["outbox", "send"], env, point=None, timer=None, run=run, logs=tmp_path)
 
         figures = check_invariants(
-            sessions, account, messages, smtp_sink.received, doubles_allowed=run.sender_kills
+            sessions, account, appended, smtp_sink.received, doubles_allowed=run.sender_kills
         )
     print(  # noqa: T201 (the soak's figures, for docs/reliability.md)
         f"crash soak: {figures.appended} messages, {run.rounds} rounds, {run.kills} kills "
