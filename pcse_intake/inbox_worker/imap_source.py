@@ -7,6 +7,7 @@ import imaplib
 import ipaddress
 import logging
 import os
+import selectors
 import socket
 import ssl
 from collections.abc import Callable, Sequence
@@ -128,6 +129,7 @@ class ImapMailbox:
         self._client: IMAPClient | None = None
         self._can_move = False
         self._can_uid_expunge = False
+        self._highest_seen_uid = 0  # by `search`: mail above it is new to the poller
 
     @property
     def client(self) -> IMAPClient:
@@ -145,6 +147,7 @@ class ImapMailbox:
             if s.security == "starttls":
                 client.starttls(self._ssl_context)
         self._client = client
+        self._highest_seen_uid = 0  # UIDs are only comparable within one session's UIDVALIDITY
         client.normalise_times = False  # keep INTERNALDATE's own offset; we convert to UTC
         # Small commands (MOVE, STORE) must not wait on Nagle's algorithm.
         client.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -173,7 +176,12 @@ class ImapMailbox:
                 raise
 
     def search(self) -> list[int]:
-        return sorted(int(uid) for uid in self.client.search(["NOT", "DELETED"]))
+        # A server shows a session new mail only once it has announced it (EXISTS), which it
+        # does at the end of a command: NOOP first, so that this SEARCH sees it.
+        self.client.noop()
+        uids = sorted(int(uid) for uid in self.client.search(["NOT", "DELETED"]))
+        self._highest_seen_uid = max(uids[-1:] or [self._highest_seen_uid])
+        return uids
 
     def sizes(self, uids: Sequence[int]) -> dict[int, int]:
         found: dict[int, int] = {}
@@ -219,12 +227,28 @@ class ImapMailbox:
     def wait_for_mail(self, seconds: float) -> bool:
         if b"IDLE" not in self.client.capabilities():
             return False
+        # Mail that arrived since the last search was announced (if at all) before IDLE began:
+        # during the poll's own commands, or between them. IDLE reports only what arrives
+        # while it runs, so without this look such mail would wait for the next scheduled poll.
+        if self._arrived_since_search():
+            return True
+        # Wait for the socket to have something, then end IDLE and read the responses with
+        # ordinary blocking reads. imapclient's `idle_check` reads lines from a non-blocking
+        # socket and fails on a response split across two packets ("unterminated line",
+        # imapclient issue #519), which left the connection out of step.
         self.client.idle()
         try:
-            responses = self.client.idle_check(timeout=seconds)
+            _wait_readable(self.client.socket(), seconds)
         finally:
-            self.client.idle_done()
-        return any(isinstance(r, tuple) and len(r) > 1 and r[1] == b"EXISTS" for r in responses)
+            _, responses = self.client.idle_done()  # all that came during IDLE, whole
+        return any(_announces_mail(r) for r in responses)
+
+    def _arrived_since_search(self) -> bool:
+        # "N:*" always matches the last message, even one below N: hence the comparison.
+        after = self._highest_seen_uid
+        self.client.noop()  # as in `search`: let the server announce what has arrived
+        found = self.client.search(["UID", f"{after + 1}:*", "NOT", "DELETED"])
+        return any(int(uid) > after for uid in found)
 
     def close(self) -> None:
         client, self._client = self._client, None
@@ -235,3 +259,17 @@ class ImapMailbox:
         except (OSError, imaplib.IMAP4.error):
             with contextlib.suppress(Exception):  # already gone; nothing else to release
                 client.shutdown()
+
+
+def _announces_mail(response: object) -> bool:
+    """True for an untagged `* N EXISTS` (the folder grew) among IDLE's responses."""
+    return isinstance(response, tuple) and len(response) > 1 and response[1] == b"EXISTS"
+
+
+def _wait_readable(sock: socket.socket, seconds: float) -> bool:
+    """Block up to `seconds` until the server has sent something; True if it has."""
+    if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        return True  # already decrypted and waiting: the socket itself would look quiet
+    with selectors.DefaultSelector() as selector:
+        selector.register(sock, selectors.EVENT_READ)
+        return bool(selector.select(timeout=max(seconds, 0)))
