@@ -49,12 +49,16 @@ class ParsePool:
             return [None] * len(raws)
         try:
             executor = self._ensure()
-            out: list[Parsing | None] = []
-            for start in range(0, len(raws), CHUNK):
-                chunk = list(raws[start : start + CHUNK])
-                future = executor.submit(parse_many, chunk, self.options)
-                out.extend(Parsing(future, i) for i in range(len(chunk)))
-            return out
+            starts = range(0, len(raws), CHUNK)
+            futures: dict[int, Future[list[ParsedEmail]]] = {}
+            # Last chunk first: the recording process parses what the helper has not done
+            # from the front, so when the helper falls behind the two meet in the middle
+            # instead of both parsing the same first messages.
+            for start in reversed(starts):
+                futures[start] = executor.submit(
+                    parse_many, list(raws[start : start + CHUNK]), self.options
+                )
+            return [Parsing(futures[n - n % CHUNK], n % CHUNK) for n in range(len(raws))]
         except Exception:  # e.g. the helper died: parse here, start afresh next batch
             log.warning("could not hand a batch to the parse process", exc_info=True)
             self.close()

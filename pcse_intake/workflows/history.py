@@ -91,8 +91,9 @@ def write_deferred(session: Session) -> None:
     deferred = session.info.get(_DEFERRED)
     if not deferred:
         return
-    if any(m is not None and m.id is None for _values, m in deferred):
-        session.flush()
+    # The rows they name go first: in a batch (`row_ids`) messages and requests have their
+    # ids long before they are inserted.
+    session.flush()
     rows = [values if m is None else {**values, "message_id": m.id} for values, m in deferred]
     deferred.clear()
     session.connection().execute(insert(HistoryEntry), rows)

@@ -24,7 +24,7 @@ from pcse_intake.workflows.checks import (
     registry_problems,
 )
 from pcse_intake.workflows.fields import compute_missing, get_path, merge
-from pcse_intake.workflows.history import deferring, is_deferring, record
+from pcse_intake.workflows.history import deferring, record
 from pcse_intake.workflows.identity import identity_problems
 from pcse_intake.workflows.models import (
     InboundMessage,
@@ -39,6 +39,7 @@ from pcse_intake.workflows.pending_changes import stop_if_old_address_objects
 from pcse_intake.workflows.progress import advance
 from pcse_intake.workflows.replies import ask_for_missing
 from pcse_intake.workflows.reply_answers import answers
+from pcse_intake.workflows.row_ids import batch_ids, give_id, in_batch
 from pcse_intake.workflows.states import Event, is_open, transition
 
 REF_PATTERN = re.compile(r"\bPCSE-(\d{6,9})\b", re.IGNORECASE)
@@ -134,7 +135,8 @@ def recording_batch(
 
     `record_message` calls inside the block behave exactly as without it, only cheaper.
     `defer_history`: write the batch's history rows in one statement at the end (see
-    `history.deferring`); only for a block without savepoints, which would not undo them.
+    `history.deferring`), and its new messages, requests and replies in one flush (see
+    `row_ids`); only for a block without savepoints, which would not undo them.
     """
     digests, locations, message_ids, codes, open_keys, senders = (
         set(),
@@ -174,7 +176,11 @@ def recording_batch(
         senders=frozenset(senders),
         now=now,
     )
-    with remembering(session, keys), deferring(session) if defer_history else nullcontext():
+    with (
+        remembering(session, keys),
+        deferring(session) if defer_history else nullcontext(),
+        batch_ids(session) if defer_history else nullcontext(),
+    ):
         yield
 
 
@@ -274,7 +280,8 @@ def _process(
             acknowledge=acknowledge,
             actor=actor,
         )
-        session.flush()
+        if not in_batch(session):
+            session.flush()  # any failure surfaces here, inside the message's savepoint
     return IntakeResult(
         message_id=row.id,
         status=MessageStatus(row.status),
@@ -380,7 +387,7 @@ def open_request(
         auth_verdict=(row.parse_result or {}).get("auth_verdict", "none"),
     )
     session.add(request)
-    session.flush()
+    give_id(session, request)
     row.request_id = request.id
     memo = batch_memo(session)
     if memo is not None:
@@ -395,7 +402,7 @@ def open_request(
                 f" not {thread.sender}; it was not merged and must be verified on its own",
             )
         )
-    with session.no_autoflush:  # just flushed; only row.request_id is pending
+    with session.no_autoflush:  # nothing pending that the registry look-ups read
         problems += registry_problems(
             session, kind=kind, fields=fields, sender=row.sender, request_id=request.id
         )
@@ -554,10 +561,11 @@ def _store(
         others = _same_message_id(session, row)
         row.message_id_collision = bool(others)
     session.add(row)
+    # Outside a batch this flushes: the raw bytes are in the transaction before anything can
+    # fail. In a batch they are written with the batch (which is redone carefully if any
+    # message fails).
+    give_id(session, row)
     memo = batch_memo(session)
-    if memo is None or not is_deferring(session):
-        session.flush()  # the raw bytes are in the transaction before anything can fail
-    # else written with the message's first other row (a batch's history reads ids late).
     for other in others:
         other.message_id_collision = True
     if memo is not None:
@@ -641,8 +649,7 @@ def _thread_target(session: Session, parsed: ParsedEmail) -> Request | None:
 
 
 def _with_id(session: Session, row: InboundMessage) -> None:
-    if row.id is None:
-        session.flush()
+    give_id(session, row)
 
 
 def _touched(session: Session, request: Request) -> Request:

@@ -141,18 +141,17 @@ def note_held_back(session: Session, *, address: str, now: datetime, settings: S
 
 
 def _warned_today(session: Session, *, address: str, now: datetime) -> bool:
-    # During a flood every message asks; the session remembers the answer, so a batch asks
-    # the database once. Warnings are rare, so reading the day's few and comparing here
-    # avoids matching an address (with its '_' and '%') inside a LIKE pattern.
-    known: set[str] = session.info.setdefault(_WARNED, set())
-    if address in known:
-        return True
-    afters = session.scalars(
-        select(HistoryEntry.after).where(
-            HistoryEntry.action == LOOP_ACTION, HistoryEntry.at > now - _DAY
+    # During a flood every message asks, so the first question in a transaction reads the
+    # day's few warnings and the session keeps the addresses (warnings made later in the
+    # transaction are added by `note_held_back`). Comparing here avoids matching an address
+    # (with its '_' and '%') inside a LIKE pattern.
+    known: set[str] | None = session.info.get(_WARNED)
+    if known is None:
+        afters = session.scalars(
+            select(HistoryEntry.after).where(
+                HistoryEntry.action == LOOP_ACTION, HistoryEntry.at > now - _DAY
+            )
         )
-    )
-    if any((after or {}).get("address") == address for after in afters):
-        known.add(address)
-        return True
-    return False
+        known = {str(after.get("address")) for after in afters if after}
+        session.info[_WARNED] = known
+    return address in known

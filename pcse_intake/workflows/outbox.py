@@ -17,6 +17,7 @@ from pcse_intake.workflows.emails import render_email
 from pcse_intake.workflows.errors import InvalidValue
 from pcse_intake.workflows.fields import normalise_email
 from pcse_intake.workflows.models import OutboxMessage, OutboxStatus, Request
+from pcse_intake.workflows.row_ids import give_id, in_batch
 
 AUTO_REPLIED = "auto-replied"  # RFC 3834: a reply to a message (acknowledgement, questions)
 AUTO_GENERATED = "auto-generated"  # RFC 3834: sent because of an event (staff decisions)
@@ -83,7 +84,9 @@ def enqueue(
     if memo is None:
         session.flush()  # so that counts of what was queued (caps) see it at once
     else:
-        memo.queued(row)  # the batch's counts come from the memo; intake flushes each message
+        memo.queued(row)  # the batch's counts come from the memo
+        if in_batch(session):
+            give_id(session, row)  # written with the batch; intake's result names its id
     collector = session.info.get(_COLLECTOR)
     if collector is not None:
         collector.append(row)

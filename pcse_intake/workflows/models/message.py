@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pcse_intake.workflows.models.base import Base, utcnow
+
+if TYPE_CHECKING:
+    from pcse_intake.workflows.models.request import Request
 
 
 class MessageStatus(StrEnum):
@@ -53,6 +56,9 @@ class InboundMessage(Base):
     dismissed_by: Mapped[str | None] = mapped_column(String(100))
     dismiss_note: Mapped[str | None] = mapped_column(Text)
     purged_at: Mapped[datetime | None]
+    # Never read: it tells the unit of work that requests are inserted before the rows that
+    # name them, which matters when a batch inserts both in one flush (`row_ids`).
+    request: Mapped[Request | None] = relationship(lazy="raise")
 
 
 class MailboxState(Base):

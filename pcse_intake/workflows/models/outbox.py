@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pcse_intake.workflows.models.base import Base, utcnow
+
+if TYPE_CHECKING:
+    from pcse_intake.workflows.models.request import Request
 
 
 class OutboxStatus(StrEnum):
@@ -46,3 +50,6 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    # Never read: it tells the unit of work that requests are inserted before the rows that
+    # name them, which matters when a batch inserts both in one flush (`row_ids`).
+    request: Mapped[Request | None] = relationship(lazy="raise")
