@@ -36,15 +36,16 @@ class RowIds:
         self._last: dict[str, int] = {}
 
     def take(self, table: Table) -> int:
-        if self.postgres:
-            next_id = self.session.scalar(
-                text("SELECT nextval(pg_get_serial_sequence(:table, 'id'))"),
-                {"table": table.name},
-            )
-            return int(next_id)
-        last = self._last.get(table.name)
-        if last is None:
-            with self.session.no_autoflush:  # pending rows carry ids from here already
+        # No autoflush: the batch's pending rows are written at its end, not by this look-up.
+        with self.session.no_autoflush:
+            if self.postgres:
+                next_id = self.session.scalar(
+                    text("SELECT nextval(pg_get_serial_sequence(:table, 'id'))"),
+                    {"table": table.name},
+                )
+                return int(next_id)
+            last = self._last.get(table.name)
+            if last is None:
                 last = self.session.scalar(select(func.max(table.c.id))) or 0
         self._last[table.name] = last + 1
         return last + 1
