@@ -8,20 +8,15 @@ import time
 import pytest
 
 from pcse_intake.inbox_worker.imap_source import ImapMailbox
+from tests.hardening.soak_support import append_all
 from tests.inbox_worker.support import test_settings
-from tests.servers import DovecotServer, EmbeddedImap, ImapAccount, pymap_account, seed_mailbox
+from tests.servers import DovecotServer, EmbeddedImap, ImapAccount, pymap_account
 
 NEW_MAIL = b"Subject: new\r\n\r\nhello\r\n"
 
 
 def _deliver(account: ImapAccount) -> None:
-    seed_mailbox(
-        host=account.host,
-        port=account.port,
-        username=account.username,
-        password=account.password,
-        messages=[NEW_MAIL],
-    )
+    append_all(account, [NEW_MAIL])
 
 
 @pytest.fixture(params=["dovecot", "pymap"])
