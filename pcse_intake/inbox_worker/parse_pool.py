@@ -118,3 +118,18 @@ def result_or_none(parsing: Parsing | None) -> ParsedEmail | None:
     except Exception:
         log.warning("the parse process failed a message; parsing it here", exc_info=True)
         return None
+
+
+def ready_or_cancel(parsing: Parsing | None) -> ParsedEmail | None:
+    """The helper's parse if it is done already; otherwise None, for the caller to parse.
+
+    A chunk the helper has not started yet is cancelled as well: the caller is parsing from
+    the front of the batch and will reach its other messages first, so the helper's work on
+    it would be thrown away (the helper takes chunks last first and stops where they meet).
+    """
+    if parsing is None or parsing.future.cancelled():
+        return None
+    if not parsing.future.done():
+        parsing.future.cancel()  # refused once the helper has started the chunk: it is kept
+        return None
+    return result_or_none(parsing)

@@ -21,7 +21,7 @@ from pcse_intake.config import Settings
 from pcse_intake.inbox_worker.faults import crash_point
 from pcse_intake.inbox_worker.imap_source import FetchedMessage, MailboxSource
 from pcse_intake.inbox_worker.logs import event
-from pcse_intake.inbox_worker.parse_pool import ParsePool, Parsing, result_or_none
+from pcse_intake.inbox_worker.parse_pool import ParsePool, Parsing, ready_or_cancel
 from pcse_intake.parsers import ParsedEmail, parse
 from pcse_intake.workflows.db import transaction
 from pcse_intake.workflows.intake import (
@@ -241,7 +241,7 @@ class Poller:
         Never waits for the helper: a message it has not reached yet (the first batch, while
         the helper starts) is parsed here, so this process is never idle.
         """
-        done = result_or_none(parsing) if parsing is not None and parsing.future.done() else None
+        done = ready_or_cancel(parsing)
         if done is not None:
             return done
         try:

@@ -631,7 +631,7 @@ def _thread_target(session: Session, parsed: ParsedEmail) -> Request | None:
     """The request a message answers: a reference in the subject, or our Message-ID."""
     match = REF_PATTERN.search(parsed.subject or "")
     if match:
-        found = session.get(Request, int(match.group(1)))
+        found = _request(session, int(match.group(1)))
         if found is not None:
             return _touched(session, found)
     ids = [i for i in (parsed.in_reply_to, *parsed.references) if i]
@@ -644,8 +644,21 @@ def _thread_target(session: Session, parsed: ParsedEmail) -> Request | None:
             .order_by(OutboxMessage.id.desc())
             .limit(1)
         )
-    found = session.get(Request, request_id) if request_id is not None else None
+    found = _request(session, request_id) if request_id is not None else None
     return _touched(session, found) if found is not None else None
+
+
+def _request(session: Session, request_id: int) -> Request | None:
+    """`session.get`, without flushing a batch's pending rows to look: every request the
+    batch opened is in its memo, so one that is not there is in the database or nowhere."""
+    memo = batch_memo(session)
+    if memo is None or not memo.valid:
+        return session.get(Request, request_id)
+    opened = memo.requests.get(request_id)
+    if opened is not None:
+        return opened
+    with session.no_autoflush:
+        return session.get(Request, request_id)
 
 
 def _with_id(session: Session, row: InboundMessage) -> None:
