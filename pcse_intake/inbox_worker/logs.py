@@ -8,6 +8,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from pcse_intake.parsers.normalise import mask_phones
+
 # Field names that must never reach a log, whatever a caller passes by mistake.
 _SECRET_WORDS = ("password", "secret", "token", "body", "raw")
 # json.dumps(ensure_ascii=False) leaves these as they are, yet `str.splitlines`, JavaScript
@@ -40,7 +42,8 @@ class JsonLineFormatter(logging.Formatter):
             error = record.exc_info[1]
             line["error"] = f"{type(error).__name__}: {error}"
         # json.dumps escapes CR/LF and C0 controls, _LINE_ENDS the rest: one event, one line.
-        return json.dumps(line, default=str, ensure_ascii=False).translate(_LINE_ENDS)
+        text = json.dumps(line, default=str, ensure_ascii=False).translate(_LINE_ENDS)
+        return mask_phones(text)  # whole numbers only where a request is verified (case 55)
 
 
 def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:

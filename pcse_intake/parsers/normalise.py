@@ -126,6 +126,32 @@ def find_phones(text: str) -> list[str]:
     return out
 
 
+def mask_phones(text: str) -> str:
+    """`text` with every valid phone number in it starred but for its last three digits.
+
+    For audit rows and logs (battery case 55: phone numbers are shown whole only where a
+    caseworker verifies a request). Separators are kept: "0113 496 0682" -> "**** *** *682".
+    """
+    if not any(ch.isdigit() for ch in text):
+        return text
+    return PHONE.sub(_masked_match, text)
+
+
+def _masked_match(match: re.Match[str]) -> str:
+    found = match.group(0)
+    if phone(found) is None:
+        return found  # digits that are not a phone number (a date, a count) stay
+    to_star = sum(ch.isdigit() for ch in found) - 3
+    out = []
+    for ch in found:
+        if ch.isdigit() and to_star > 0:
+            out.append("*")
+            to_star -= 1
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def postcode(text: str) -> str | None:
     m = POSTCODE.search(text)
     return f"{m.group(1).upper()} {m.group(2).upper()}" if m else None

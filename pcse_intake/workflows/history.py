@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import event, insert
 from sqlalchemy.orm import Mapper, ORMExecuteState, Session
 
+from pcse_intake.parsers.normalise import mask_phones
 from pcse_intake.workflows.models import HistoryEntry, InboundMessage, Request
 
 # Where `deferring` keeps, in `Session.info`, the rows recorded but not yet written.
@@ -53,9 +54,11 @@ def record(
         "entity": entity,
         "entity_id": entity_id,
         "state": request.state if request is not None else None,
-        "before": before,
-        "after": after,
-        "note": note,
+        # Phone numbers are shown whole only where a request is verified (battery case 55);
+        # the audit keeps their last three digits, enough to tell two numbers apart.
+        "before": _masked(before),
+        "after": _masked(after),
+        "note": mask_phones(note) if note is not None else None,
     }
     if deferred is not None:
         deferred.append((values, message))
@@ -63,6 +66,17 @@ def record(
     entry = HistoryEntry(**values)
     session.add(entry)
     return entry
+
+
+def _masked(value: Any) -> Any:
+    """A JSON value with every phone number in its strings masked (`mask_phones`)."""
+    if isinstance(value, str):
+        return mask_phones(value)
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(item) for item in value]
+    return value
 
 
 @contextmanager

@@ -48,9 +48,7 @@ def release_hold(session: Session, *, ref: str, by: str, reason: str, now: datet
 
 def standing_hold(session: Session, request: Request) -> LegalHold | None:
     return session.scalars(
-        select(LegalHold).where(
-            LegalHold.request_id == request.id, LegalHold.released_at.is_(None)
-        )
+        select(LegalHold).where(LegalHold.request_id == request.id, LegalHold.released_at.is_(None))
     ).first()
 
 

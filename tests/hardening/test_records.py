@@ -4,8 +4,10 @@ transaction, and a real poll logs no message body."""
 from __future__ import annotations
 
 import io
+import json
 import logging
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 
 import pytest
 from sqlalchemy import select
@@ -13,9 +15,10 @@ from sqlalchemy import select
 from pcse_intake.config import Settings
 from pcse_intake.inbox_worker.logs import configure_logging
 from pcse_intake.inbox_worker.poller import Poller
+from pcse_intake.parsers.normalise import find_phones
 from pcse_intake.workflows.db import transaction
 from pcse_intake.workflows.decisions import approve, reject, verify
-from pcse_intake.workflows.models import HistoryEntry
+from pcse_intake.workflows.models import HistoryEntry, Request
 from tests.conftest import TestDatabase
 from tests.hardening.conftest import NOW, email_change_raw, ingest
 from tests.inbox_worker.support import mailbox_for, test_settings
@@ -79,6 +82,23 @@ def test_every_decision_writes_its_history_with_actor_and_utc_time(ready: TestDa
 
 
 @pytest.mark.imap
+def test_the_audit_keeps_only_the_last_digits_of_phone_numbers_the_request_keeps_them_whole(
+    ready: TestDatabase,
+) -> None:
+    samples = resources.files("pcse_intake").joinpath("data", "samples")
+    start = _last_id(ready)
+    refs = [ingest(ready, samples.joinpath(f"00{n}.eml").read_bytes()).request_ref for n in (1, 2)]
+    with ready.sessions() as session:
+        requests = [session.get(Request, int(ref[5:])) for ref in refs if ref]
+        whole = {p for r in requests if r for p in find_phones(json.dumps(r.fields))}
+    assert whole, "the samples carry phone numbers, kept whole for the verification screen"
+    audit = json.dumps(
+        [(e.note, e.before, e.after) for e in _history(ready, start)], ensure_ascii=False
+    )
+    assert find_phones(audit) == []  # battery case 55
+    assert any(number[-3:] in audit for number in whole)  # masked, not dropped
+
+
 def test_a_poll_logs_no_message_body_or_password_even_at_debug(
     pymap_server: EmbeddedImap, ready: TestDatabase
 ) -> None:

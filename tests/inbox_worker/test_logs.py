@@ -36,3 +36,11 @@ def test_fields_named_like_secrets_or_bodies_are_withheld() -> None:
     text = stream.getvalue()
     assert "hunter2" not in text and "abc" not in text and "Dear" not in text
     assert json.loads(text)["password"] == "[withheld]"
+
+
+def test_phone_numbers_in_any_field_are_logged_masked() -> None:
+    logger, stream = _capture()
+    event(logger, "call_recorded", note="rang 0113 496 0682 from the record", to="+441134960001")
+    record = json.loads(stream.getvalue())
+    assert record["note"] == "rang **** *** *682 from the record"
+    assert record["to"] == "+*********001"

@@ -74,3 +74,11 @@ def test_org_types_map_to_the_four_values() -> None:
         "pharmacy",
         "dental",
     ]
+
+
+def test_masking_stars_every_phone_number_but_its_last_three_digits_and_nothing_else() -> None:
+    text = "Call 0113 496 0682 or (0161) 496 0958, +441134960001; on 2026-03-02, 12 messages"
+    assert nf.mask_phones(text) == (
+        "Call **** *** *682 or (****) *** *958, +*********001; on 2026-03-02, 12 messages"
+    )
+    assert nf.mask_phones("ODS B83855, no number here") == "ODS B83855, no number here"
