@@ -132,8 +132,6 @@ def mask_phones(text: str) -> str:
     For audit rows and logs (battery case 55: phone numbers are shown whole only where a
     caseworker verifies a request). Separators are kept: "0113 496 0682" -> "**** *** *682".
     """
-    if not any(ch.isdigit() for ch in text):
-        return text
     return PHONE.sub(_masked_match, text)
 
 
