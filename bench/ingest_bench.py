@@ -51,7 +51,8 @@ from pcse_intake.inbox_worker.poller import Poller, default_parse_processes
 from pcse_intake.workflows.db import make_engine, make_sessionmaker
 from pcse_intake.workflows.migrate import upgrade
 from pcse_intake.workflows.models import InboundMessage
-from tests.servers import DovecotServer, ImapAccount, seed_mailbox
+from tests.hardening.soak_support import append_all
+from tests.servers import DovecotServer, ImapAccount
 
 SAMPLES = Path(__file__).resolve().parent.parent / "pcse_intake" / "data" / "samples"
 REGISTRY = SAMPLES.parent
@@ -208,13 +209,7 @@ def idle_latency(account: ImapAccount, url: str, samples: int) -> list[float]:
         with sessions() as session:
             before = session.scalar(select(func.count()).select_from(InboundMessage)) or 0
         appended = time.perf_counter()
-        seed_mailbox(
-            host=account.host,
-            port=account.port,
-            username=account.username,
-            password=account.password,
-            messages=[raw],
-        )
+        append_all(account, [raw])
         while True:
             with sessions() as session:
                 now_count = session.scalar(select(func.count()).select_from(InboundMessage)) or 0
@@ -240,13 +235,7 @@ def _one_round(
     for name in ("naive", "ours"):
         with DovecotServer() as dovecot:
             account = dovecot.account
-            seed_mailbox(
-                host=account.host,
-                port=account.port,
-                username=account.username,
-                password=account.password,
-                messages=messages,
-            )
+            append_all(account, messages)
             url = args.postgres or f"sqlite:///{work / (name + '.db')}"
             if name == "naive":
                 result = _in_child(run_naive, account, url)
