@@ -14,8 +14,8 @@ from pcse_intake.parsers.mime import (
     decode_transfer,
     parse_headers,
     split_head,
+    split_parts,
 )
-from pcse_intake.parsers.mime import _split_parts as split_parts
 
 # A bounce names a handful of messages and recipients; anything past these caps is noise
 # or hostile, and reading it could only cost time.

@@ -190,7 +190,7 @@ class _Walker:
         if not isinstance(boundary, str) or not 0 < len(boundary) <= MAX_BOUNDARY_LEN:
             self.body.defects.append("multipart without a usable boundary")
             return self._text(headers, "text/plain", start, end)
-        ranges, closed = _split_parts(self.raw, boundary.encode("utf-8", "replace"), start, end)
+        ranges, closed = split_parts(self.raw, boundary.encode("utf-8", "replace"), start, end)
         if not ranges:
             self.body.defects.append("multipart without any of its boundaries")
             return self._text(headers, "text/plain", start, end)
@@ -221,7 +221,7 @@ def _best_alternative(children: list[list[TextPart]]) -> list[TextPart]:
     return plain or html or next((c for c in children if c), [])
 
 
-def _split_parts(
+def split_parts(
     raw: bytes, boundary: bytes, start: int, end: int
 ) -> tuple[list[tuple[int, int]], bool]:
     """Index ranges of the body parts between `--boundary` lines, and whether it closed."""

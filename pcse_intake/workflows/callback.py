@@ -91,8 +91,3 @@ def refuse_a_number_from_the_email(
             "naming the independent source that gives it)"
         )
     return "override: a number also given in the e-mail"
-
-
-def mask_phone(phone: str) -> str:
-    """For history and logs: the last three digits only."""
-    return "*" * max(len(phone) - 3, 0) + phone[-3:]

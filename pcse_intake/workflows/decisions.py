@@ -20,7 +20,6 @@ from pcse_intake.config import Settings
 from pcse_intake.parsers import RequestKind
 from pcse_intake.workflows.apply import apply_change, format_when
 from pcse_intake.workflows.callback import (
-    mask_phone,
     number_on_record,
     refuse_a_number_from_the_email,
 )
@@ -188,7 +187,7 @@ def verify(
         request=request,
         before={"state": before},
         after={"state": request.state, "no_answer_count": request.no_answer_count},
-        note=f"called {mask_phone(called)}"
+        note=f"called {called}"  # masked as history is written
         + ("" if is_record else " (not the number on record)")
         + (f": {note}" if note else ""),
     )

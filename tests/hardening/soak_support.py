@@ -18,6 +18,7 @@ from imapclient import IMAPClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from pcse_intake.inbox_worker.outbox_job import STUCK_AFTER
 from pcse_intake.inbox_worker.smtp_sink import ReceivedMail
 from pcse_intake.workflows.db import transaction
 from pcse_intake.workflows.models import (
@@ -105,16 +106,14 @@ def folder_hashes(account: ImapAccount, folder: str) -> list[str]:
         return hashes
 
 
-def age_stuck_sends(sessions: sessionmaker[Session], *, minutes: float = 11) -> int:
-    """Let the clock run on for rows a killed sender left in `sending` (recovered after 10 min).
-
-    The test cannot wait ten minutes; it dates their claim back instead.
-    """
+def age_stuck_sends(sessions: sessionmaker[Session]) -> int:
+    """Let the clock run on for rows a killed sender left in `sending` (recovered once
+    `outbox_job.STUCK_AFTER` has passed). The test cannot wait; it dates their claim back."""
     with transaction(sessions) as session:
         result = session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.status == OutboxStatus.SENDING)
-            .values(claimed_at=datetime.now(UTC) - timedelta(minutes=minutes))
+            .values(claimed_at=datetime.now(UTC) - STUCK_AFTER - timedelta(minutes=1))
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
