@@ -71,7 +71,7 @@ def _parse(raw: bytes, options: ParseOptions) -> ParsedEmail:
         defects.append("a second Authentication-Results field carries our mail server's id")
     sender = mailbox.address if mailbox else None
     date = hd.parse_date(headers.get("Date"))
-    if date is None and headers.get("Date") and "Date" not in duplicated:
+    if date is None and headers.get("Date") is not None and "Date" not in duplicated:
         defects.append("the Date header could not be read")
     base = ParsedEmail(
         kind=RequestKind.UNKNOWN,

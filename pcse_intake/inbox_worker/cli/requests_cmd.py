@@ -96,7 +96,7 @@ def render_detail(d: RequestDetail) -> list[str]:
     for m in d.messages:
         heading = f"Message {m.id} ({m.status}) from {m.sender or '-'}: {m.subject or ''}"
         out += ["", heading]
-        body = (m.body_text or m.full_text).strip().splitlines()
+        body = (m.body_text or m.full_text).strip().split("\n")
         out += [f"  | {line}" for line in body[:MESSAGE_LINES]]
         if len(body) > MESSAGE_LINES:
             out.append(f"  | ... ({len(body) - MESSAGE_LINES} more lines in the console)")
