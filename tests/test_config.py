@@ -153,3 +153,10 @@ def test_too_deeply_nested_toml_is_a_config_error(tmp_path: Path) -> None:
     path.write_text("[database]\nurl = " + "[" * 50_000 + "]" * 50_000 + "\n")
     with pytest.raises(ConfigError, match="too deeply"):
         load_settings(path)
+
+
+def test_every_range_is_documented_for_operators() -> None:
+    operations = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    for section, rules in RULES.items():
+        for key in rules:
+            assert f"`{section}.{key}`" in operations, f"{section}.{key}"
