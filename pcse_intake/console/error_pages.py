@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import logging
 
-from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
-from pcse_intake.console.pages import render
+from pcse_intake.console.middleware import HttpMiddleware, error_page
 
 log = logging.getLogger(__name__)
 
-FAILED = "Something went wrong and nothing was changed. Try again, or tell the support team."
+FAILED = (
+    "Something went wrong on our side. Look at the page again before repeating what you did,"
+    " or tell the support team."
+)
 
 
-class ErrorPages:
+class ErrorPages(HttpMiddleware):
     """Catch what no route handled, answer 500 with the error page, then let it propagate.
 
     Starlette's own 500 answer is sent from outside every middleware, so it would leave
@@ -23,13 +25,7 @@ class ErrorPages:
     to the server, which logs it with its traceback.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def watch(message: Message) -> None:
@@ -48,9 +44,7 @@ class ErrorPages:
 
 def _failure_page(scope: Scope) -> Response:
     try:
-        return render(
-            Request(scope), "error.html", {"status": 500, "message": FAILED}, status_code=500
-        )
+        return error_page(scope, 500, FAILED)
     except Exception:  # the templates themselves failed: a plain page still answers
         log.exception("the error page could not be rendered")
         return PlainTextResponse(FAILED, status_code=500)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
-from pcse_intake.console.pages import render
+from pcse_intake.console.middleware import HttpMiddleware, error_page
 
 # The console's largest form (a correction or a note) is a few kilobytes.
 MAX_BODY_BYTES = 1_048_576
@@ -14,20 +14,14 @@ NOT_UNDERSTOOD = "Some of what was sent could not be understood."
 TOO_LARGE = "What was sent is larger than any form on this site."
 
 
-class RequestGuard:
+class RequestGuard(HttpMiddleware):
     """No person types a NUL, and PostgreSQL cannot store or compare one: a NUL in the
     address, the query or a form would otherwise reach the database and fail there.
 
     A form body is read whole (up to MAX_BODY_BYTES) and handed on unchanged.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if "\x00" in scope["path"]:
             await _refuse(scope, receive, send, 404, NOT_FOUND)
             return
@@ -79,7 +73,4 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str) -> None:
-    page = render(
-        Request(scope), "error.html", {"status": status, "message": message}, status_code=status
-    )
-    await page(scope, receive, send)
+    await error_page(scope, status, message)(scope, receive, send)

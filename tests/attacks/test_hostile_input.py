@@ -541,7 +541,7 @@ def test_an_unexpected_failure_is_an_error_page_with_every_security_header(
         ),
     ):
         assert response.status_code == 500
-        assert "Something went wrong and nothing was changed" in response.text
+        assert "Something went wrong on our side" in response.text
         assert "a defect of ours" not in response.text and "Traceback" not in response.text
         assert_security_headers(response.headers)
 
