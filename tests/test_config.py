@@ -135,7 +135,8 @@ def test_a_number_that_is_not_finite_or_not_a_number_is_refused_naming_the_range
 
 def test_words_and_times_are_checked_against_what_is_allowed() -> None:
     assert settings_from_mapping({"logging": {"level": "debug"}}).logging.level == "debug"
-    assert settings_from_mapping({"schedule": {"reminders_time": "7:05"}}).schedule
+    schedule = settings_from_mapping({"schedule": {"reminders_time": "7:05"}}).schedule
+    assert schedule.reminders_time == "7:05"
     for section, key, value in (
         ("mailbox", "security", "tls"),
         ("smtp", "security", "SSL"),
