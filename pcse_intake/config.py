@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import os
+import re
 import tomllib
 import types
 import typing
@@ -102,12 +105,6 @@ class ConsoleSettings:
     session_absolute_hours: int = 10
     second_factor: str = "required"  # required | off: a code from an authenticator app
 
-    def __post_init__(self) -> None:
-        if self.second_factor not in ("required", "off"):
-            raise ConfigError(
-                f'[console] second_factor must be "required" or "off", not {self.second_factor!r}'
-            )
-
 
 @dataclass(frozen=True)
 class HealthSettings:
@@ -137,6 +134,114 @@ class Settings:
     source: str = "built-in defaults"
 
 
+@dataclass(frozen=True)
+class Between:
+    """A finite number from `low` to `high`, both included (never nan, inf or a boolean)."""
+
+    low: float
+    high: float
+    unit: str = ""
+
+    def allows(self, value: object) -> bool:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
+        return self.low <= value <= self.high
+
+    def allowed(self, expected: type) -> str:
+        kind = "a whole number" if expected is int else "a number"
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{kind} from {_number(self.low)} to {_number(self.high)}{unit}"
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """One of a few words (compared without regard to case when `any_case`)."""
+
+    choices: tuple[str, ...]
+    any_case: bool = False
+
+    def allows(self, value: object) -> bool:
+        if not isinstance(value, str):
+            return False
+        if self.any_case:
+            return value.upper() in (c.upper() for c in self.choices)
+        return value in self.choices
+
+    def allowed(self, expected: type) -> str:
+        return "one of " + ", ".join(f'"{c}"' for c in self.choices)
+
+
+_CLOCK = re.compile(r"([01]?\d|2[0-3]):[0-5]\d")
+
+
+@dataclass(frozen=True)
+class ClockTime:
+    """A time of day written HH:MM (24-hour clock)."""
+
+    def allows(self, value: object) -> bool:
+        return isinstance(value, str) and _CLOCK.fullmatch(value) is not None
+
+    def allowed(self, expected: type) -> str:
+        return 'a time of day from "00:00" to "23:59"'
+
+
+Rule = Between | OneOf | ClockTime
+PORT = Between(1, 65535)
+SECURITY = OneOf(("ssl", "starttls", "none"))
+TIMEOUT = Between(0.1, 3600, "seconds")
+ATTEMPTS = Between(1, 100)
+
+# What each numeric or enumerated key may hold, checked as the file is read: a value out of
+# range (a negative cooling-off, port 99999, nan) stops start-up with one line naming it.
+# Every int and float key must have a rule here (tests/test_config.py checks).
+RULES: dict[str, dict[str, Rule]] = {
+    "mailbox": {
+        "port": PORT,
+        "security": SECURITY,
+        "auth": OneOf(("password", "xoauth2")),
+        "batch_size": Between(1, 10_000),
+        "batch_max_megabytes": Between(0.1, 4096, "megabytes"),
+        "timeout_seconds": TIMEOUT,
+        "max_attempts": ATTEMPTS,
+        "backlog_ack_max_age_hours": Between(0, 8760, "hours"),
+    },
+    "smtp": {
+        "port": PORT,
+        "security": SECURITY,
+        "timeout_seconds": TIMEOUT,
+        "max_attempts": ATTEMPTS,
+    },
+    "schedule": {
+        "poll_seconds": Between(1, 86_400, "seconds"),
+        "outbox_seconds": Between(1, 86_400, "seconds"),
+        "reminders_time": ClockTime(),
+        "retention_time": ClockTime(),
+    },
+    "parser": {"max_message_bytes": Between(1_000, 1_073_741_824, "bytes")},
+    "workflow": {
+        "cooling_off_hours": Between(0, 720, "hours"),
+        "reminder_working_days": Between(1, 60, "working days"),
+        "acknowledgements_per_sender_per_day": Between(0, 1_000),
+        "replies_per_address_per_hour": Between(0, 1_000),
+        "loop_alert_after": Between(1, 1_000_000, "messages"),
+    },
+    "retention": {"raw_message_days": Between(1, 36_500, "days")},
+    "console": {
+        "port": PORT,
+        "session_idle_minutes": Between(1, 1_440, "minutes"),
+        "session_absolute_hours": Between(1, 168, "hours"),
+        "second_factor": OneOf(("required", "off")),
+    },
+    "health": {
+        "port": PORT,
+        "stale_poll_seconds": Between(60, 604_800, "seconds"),
+    },
+    "logging": {"level": OneOf(("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), any_case=True)},
+}
+
+
 def find_config(explicit: str | os.PathLike[str] | None) -> Path | None:
     """The file to read: --config, else ./config.toml, else $PCSE_INTAKE_CONFIG, else none."""
     if explicit:
@@ -159,6 +264,8 @@ def load_settings(explicit: str | os.PathLike[str] | None = None) -> Settings:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    except RecursionError as exc:  # tomllib reads nested arrays and tables recursively
+        raise ConfigError(f"config file {path} nests arrays or tables too deeply") from exc
     return settings_from_mapping(data, source=str(path))
 
 
@@ -172,26 +279,53 @@ def settings_from_mapping(data: dict[str, Any], *, source: str = "mapping") -> S
             raise ConfigError(f"{source}: unknown section [{name}]")
         if not isinstance(table, dict):
             raise ConfigError(f"{source}: [{name}] must be a table")
-        sections[name] = _build_section(section_type, table, f"{source}: [{name}]")
+        where = f"{source}: [{name}]"
+        sections[name] = _build_section(section_type, table, where, RULES.get(name, {}))
     return Settings(**sections, source=source)
 
 
-def _build_section(section_type: type[Any], table: dict[str, Any], where: str) -> Any:
+def _build_section(
+    section_type: type[Any], table: dict[str, Any], where: str, rules: dict[str, Rule]
+) -> Any:
     hints = typing.get_type_hints(section_type)
     known = {f.name for f in dataclasses.fields(section_type)}
     values: dict[str, Any] = {}
     for key, value in table.items():
         if key not in known:
             raise ConfigError(f"{where} unknown key {key!r}")
-        values[key] = _coerce(hints[key], value, f"{where} {key}")
+        rule = rules.get(key)
+        try:
+            values[key] = _coerce(hints[key], value, f"{where} {key}")
+        except ConfigError:
+            if rule is None:
+                raise
+            values[key] = None  # the wrong type: refused below, with what is allowed
+        if rule is not None and not rule.allows(values[key]):
+            raise ConfigError(
+                f"{where} {key} = {_shown(value)} is not allowed: "
+                f"it must be {rule.allowed(hints[key])}"
+            )
     return section_type(**values)
+
+
+def _shown(value: object) -> str:
+    """The value as the file wrote it, on one short line (a hostile value may be huge)."""
+    text = json.dumps(value) if isinstance(value, str | bool) else repr(value)
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"
+
+
+def _number(bound: float) -> str:
+    return str(int(bound)) if float(bound).is_integer() else f"{bound:g}"
 
 
 def _coerce(expected: Any, value: Any, where: str) -> Any:
     if isinstance(expected, types.UnionType):
         expected = next(t for t in typing.get_args(expected) if t is not type(None))
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # past any float: out of every range, refused by its rule
+            return math.inf if value > 0 else -math.inf
     if expected is int and isinstance(value, bool):
         raise ConfigError(f"{where} must be a whole number, not {value!r}")
     if not isinstance(value, expected):

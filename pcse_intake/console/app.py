@@ -15,7 +15,9 @@ from starlette.staticfiles import StaticFiles
 
 from pcse_intake.config import Settings
 from pcse_intake.console.deps import ConsoleState
+from pcse_intake.console.error_pages import ErrorPages
 from pcse_intake.console.pages import render
+from pcse_intake.console.request_guard import NOT_FOUND, RequestGuard
 from pcse_intake.console.routes import auth, queue, requests, staff, triage
 from pcse_intake.console.security_headers import SecurityHeaders
 from pcse_intake.console.templating import make_templates
@@ -44,6 +46,9 @@ def create_app(
         app.include_router(module.router)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_input)
+    # The last added runs first: the headers wrap every answer, the error page included.
+    app.add_middleware(RequestGuard)
+    app.add_middleware(ErrorPages)
     app.add_middleware(SecurityHeaders, https=settings.console.secure_cookies)
     return app
 
@@ -62,7 +67,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
-async def _invalid_input(request: Request, _exc: Exception) -> Response:
+async def _invalid_input(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    if any(error.get("loc", ("",))[0] == "path" for error in exc.errors()):
+        # An id out of range or of the wrong shape names no page: as any unknown address.
+        return render(request, "error.html", {"status": 404, "message": NOT_FOUND}, status_code=404)
     return render(
         request,
         "error.html",
@@ -73,7 +82,7 @@ async def _invalid_input(request: Request, _exc: Exception) -> Response:
 
 def _message(exc: StarletteHTTPException) -> str:
     if exc.status_code == 404:
-        return "There is nothing at this address."
+        return NOT_FOUND
     if exc.status_code == 405:
         return "This address does not accept that kind of request."
     return str(exc.detail)

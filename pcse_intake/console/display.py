@@ -2,37 +2,41 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime, timedelta
 from typing import Any
 
+import regex
+
 from pcse_intake.workflows.fields import describe
 
-# Characters that reorder or hide text (Trojan Source, CVE-2021-42574) or join look-alikes:
-# bidi embeddings/overrides/isolates, zero-width characters, the BOM, soft hyphen, word joiner.
-_INVISIBLE = frozenset(
-    "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
-    "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff\u00ad\u180e"
+# Every character that draws nothing, or changes how the text around it is drawn (Trojan
+# Source, CVE-2021-42574), found by its Unicode properties rather than listed: controls,
+# format characters (bidi embeddings, overrides, isolates and marks, zero-width characters,
+# the BOM, tags), line and paragraph separators, private-use, surrogates, unassigned code
+# points, and every default-ignorable code point (soft hyphen, variation selectors, the
+# Hangul fillers U+115F, U+1160, U+3164, U+FFA0). Three blank glyphs no property marks are
+# added by hand: U+2800 BRAILLE PATTERN BLANK, U+1D159 MUSICAL SYMBOL NULL NOTEHEAD and
+# U+16FE4 KHITAN SMALL SCRIPT FILLER. Spaces (Zs) stay: they look like the gap they are.
+_HIDDEN = regex.compile(
+    r"[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cs}\p{Cn}\p{Default_Ignorable_Code_Point}"
+    r"\u2800\U0001D159\U00016FE4]"
 )
 
 
-def reveal(text: object) -> str:
-    """The text with every invisible or control character replaced by a visible `[U+XXXX]`.
+def reveal(text: object, *, keep: str = "\n\t") -> str:
+    """The text with every hidden character replaced by a visible `[U+XXXX]`.
 
-    Jinja's autoescape still escapes the result; this only makes hidden characters visible
-    so that a caseworker sees what the e-mail really contains.
+    Line breaks and tabs are kept unless `keep` says otherwise (a one-line display passes
+    ""). Jinja's autoescape still escapes the result; this only makes hidden characters
+    visible so that a caseworker sees what the e-mail really contains.
     """
     if text is None:
         return ""
-    out: list[str] = []
-    for char in str(text):
-        if char in "\n\t":
-            out.append(char)
-        elif char in _INVISIBLE or unicodedata.category(char) in {"Cc", "Cf", "Co", "Cs"}:
-            out.append(f"[U+{ord(char):04X}]")
-        else:
-            out.append(char)
-    return "".join(out)
+    return _HIDDEN.sub(lambda m: _shown(m.group(), keep), str(text))
+
+
+def _shown(char: str, keep: str) -> str:
+    return char if char in keep else f"[U+{ord(char):04X}]"
 
 
 def has_hidden_characters(text: object) -> bool:

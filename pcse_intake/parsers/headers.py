@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from email import policy
 from email.header import Header, decode_header
 from email.message import Message
@@ -20,7 +20,8 @@ MAX_HEADER_CHARS = 4096
 MAX_AUTH_HEADERS = 20
 
 _ADDR_SPEC = re.compile(r"^[^\s@<>(),;:\"\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
-_MSG_ID = re.compile(r"<[^<>\s]{1,500}>")
+# No control characters: PostgreSQL cannot store a NUL, and no mail system writes one.
+_MSG_ID = re.compile(r"<[^<>\s\x00-\x1f\x7f]{1,500}>")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _COMMENT = re.compile(r"\([^()]*\)")
 _DMARC = re.compile(r"\bdmarc\s*=\s*([a-z]+)", re.IGNORECASE)
@@ -157,10 +158,19 @@ def message_ids(value: str | None, limit: int = 50) -> tuple[str, ...]:
 
 
 def parse_date(value: str | None) -> datetime | None:
+    """The Date header as a UTC datetime, or None when it is missing or cannot be read.
+
+    Read into UTC here, so that no later step converts it: an offset that carries the time
+    past the year 9999 or before the year 1 (`31 Dec 9999 23:59:59 -2359`) is unreadable
+    here, not an error when the message is stored.
+    """
     if not value:
         return None
     try:
-        return parsedate_to_datetime(str(value)[:200])
+        moment = parsedate_to_datetime(str(value)[:200])
+        if moment.tzinfo is None:  # "-0000": the sender's zone is unknown (RFC 5322 3.3)
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
 

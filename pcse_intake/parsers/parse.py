@@ -70,6 +70,9 @@ def _parse(raw: bytes, options: ParseOptions) -> ParsedEmail:
     if hd.repeated_own_auth_results(headers, options.authserv_ids):
         defects.append("a second Authentication-Results field carries our mail server's id")
     sender = mailbox.address if mailbox else None
+    date = hd.parse_date(headers.get("Date"))
+    if date is None and headers.get("Date") is not None and "Date" not in duplicated:
+        defects.append("the Date header could not be read")
     base = ParsedEmail(
         kind=RequestKind.UNKNOWN,
         sender=sender,
@@ -80,7 +83,7 @@ def _parse(raw: bytes, options: ParseOptions) -> ParsedEmail:
         in_reply_to=hd.message_id(headers.get("In-Reply-To")),
         references=hd.message_ids(headers.get("References")),
         subject=subject,
-        date=hd.parse_date(headers.get("Date")),
+        date=date,
         auth_verdict=verdict,
     )
     if verdict is AuthVerdict.FAIL:

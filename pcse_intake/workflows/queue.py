@@ -11,7 +11,13 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from pcse_intake.workflows.models import InboundMessage, MessageStatus, Request, format_ref
+from pcse_intake.workflows.models import (
+    MAX_ROW_ID,
+    InboundMessage,
+    MessageStatus,
+    Request,
+    format_ref,
+)
 from pcse_intake.workflows.states import OPEN_STATES
 
 MAX_PER_PAGE = 200
@@ -213,6 +219,8 @@ class TriageItem:
 
 
 def triage_item(session: Session, message_id: int) -> TriageItem | None:
+    if not 1 <= message_id <= MAX_ROW_ID:
+        return None
     row = session.get(InboundMessage, message_id)
     if row is None:
         return None

@@ -12,7 +12,7 @@ from pcse_intake.workflows.errors import IllegalTransition, InvalidValue, Messag
 from pcse_intake.workflows.fields import required_text, valid_paths
 from pcse_intake.workflows.history import record
 from pcse_intake.workflows.intake import IntakeResult, open_request, process_stored
-from pcse_intake.workflows.models import InboundMessage, MessageStatus, Request
+from pcse_intake.workflows.models import MAX_ROW_ID, InboundMessage, MessageStatus, Request
 from pcse_intake.workflows.staff import Action, require_permission
 
 # A message in one of these may be dismissed, made into a request or parsed again.
@@ -27,7 +27,9 @@ OPEN_MESSAGE_STATES = frozenset(
 
 
 def _load(session: Session, message_id: int) -> InboundMessage:
-    row = session.get(InboundMessage, message_id, with_for_update=True)
+    row = None
+    if 1 <= message_id <= MAX_ROW_ID:
+        row = session.get(InboundMessage, message_id, with_for_update=True)
     if row is None:
         raise MessageNotFound(f"there is no stored message {message_id}")
     return row

@@ -1,6 +1,9 @@
-"""headers.py: encoded words, addresses, Authentication-Results, automated mail."""
+"""headers.py: encoded words, addresses, dates, Message-IDs, Authentication-Results,
+automated mail."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,6 +13,9 @@ from pcse_intake.parsers.headers import (
     decode_header_value,
     first_mailbox,
     is_automated,
+    message_id,
+    message_ids,
+    parse_date,
     repeated_own_auth_results,
     sole_mailbox,
 )
@@ -140,3 +146,44 @@ def test_a_single_plain_from_keeps_its_sender(value: str, address: str) -> None:
 def test_any_list_field_or_an_auto_reply_precedence_marks_automated_mail(header: bytes) -> None:
     headers = parse_headers(b"From: a@nhs.net\r\n" + header + b"\r\n")
     assert is_automated(headers, "Hello", "a@nhs.net", report=False)
+
+
+@pytest.mark.parametrize(
+    ("value", "read"),
+    [
+        ("Tue, 04 Mar 2025 09:30:00 +0100", datetime(2025, 3, 4, 8, 30, tzinfo=UTC)),
+        ("Tue, 04 Mar 2025 09:30:00 -0000", datetime(2025, 3, 4, 9, 30, tzinfo=UTC)),
+        ("Fri, 31 Dec 9999 23:59:59 +0000", datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)),
+        ("Fri, 31 Dec 9999 23:59:59 -2359", None),  # past the year 9999 once in UTC
+        ("Sat, 01 Jan 10000 00:00:00 +0000", None),
+        ("Fri, 31 Dec 2025 23:59:59 +9999", None),  # an offset of days
+        ("Fri, 31 Dec 2025 99:99:99 +0000", None),
+        ("Fri, 31 Dec " + "9" * 400 + " 23:59:59 +0000", None),
+        ("next Tuesday", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_a_date_is_read_into_utc_or_not_at_all(value: str | None, read: datetime | None) -> None:
+    assert parse_date(value) == read
+    if read is not None:
+        parsed = parse_date(value)
+        assert parsed is not None and parsed.utcoffset() == timedelta(0)
+
+
+def test_an_unreadable_date_is_flagged_and_a_missing_one_is_not() -> None:
+    def problems(date_line: bytes) -> set[str]:
+        raw = b"From: a.surgery@nhs.net\r\n" + date_line + b"Subject: Hi\r\n\r\nHello"
+        return {p.code for p in parse(raw).problems}
+
+    assert "malformed_message" in problems(b"Date: Fri, 31 Dec 9999 23:59:59 -2359\r\n")
+    assert "malformed_message" in problems(b"Date: \r\n")
+    assert "malformed_message" not in problems(b"")
+
+
+@pytest.mark.parametrize("bad", ["<a\x00b@x>", "<a\x1bb@x>", "<a\x7fb@x>", "<" + "a" * 501 + ">"])
+def test_a_message_id_with_a_control_character_or_over_500_characters_is_not_one(
+    bad: str,
+) -> None:
+    assert message_id(bad) is None
+    assert message_ids(f"{bad} <ok@x>") == ("<ok@x>",)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -16,11 +16,14 @@ from pcse_intake.console.permissions import Action
 from pcse_intake.parsers import RequestKind
 from pcse_intake.workflows import triage
 from pcse_intake.workflows.errors import WorkflowRefusal
+from pcse_intake.workflows.models import MAX_ROW_ID
 from pcse_intake.workflows.queue import TRIAGE_STATUSES, triage_item, triage_page
 
 router = APIRouter(prefix="/triage")
 
 KINDS = tuple(k.value for k in RequestKind if k is not RequestKind.UNKNOWN)
+# An id no row can have is refused as "nothing at this address" before any query runs.
+MessageId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 @router.get("")
@@ -61,7 +64,7 @@ def _item_page(
 
 
 @router.get("/{message_id}")
-def triage_show(request: Request, session: DbSession, _who: Who, message_id: int) -> Response:
+def triage_show(request: Request, session: DbSession, _who: Who, message_id: MessageId) -> Response:
     return _item_page(request, session, message_id)
 
 
@@ -77,7 +80,7 @@ def _act(
 
 @router.post("/{message_id}/dismiss")
 def dismiss(
-    ctx: Post, message_id: int, note: Annotated[str, Form(max_length=4000)] = ""
+    ctx: Post, message_id: MessageId, note: Annotated[str, Form(max_length=4000)] = ""
 ) -> Response:
     def change() -> object:
         triage.dismiss_message(
@@ -90,7 +93,7 @@ def dismiss(
 
 @router.post("/{message_id}/make-request")
 def make_request(
-    ctx: Post, message_id: int, kind: Annotated[str, Form(max_length=40)] = ""
+    ctx: Post, message_id: MessageId, kind: Annotated[str, Form(max_length=40)] = ""
 ) -> Response:
     made: list[str] = []
 
@@ -112,7 +115,7 @@ def make_request(
 
 
 @router.post("/{message_id}/reprocess")
-def reprocess(ctx: Post, message_id: int) -> Response:
+def reprocess(ctx: Post, message_id: MessageId) -> Response:
     def change() -> object:
         return triage.reprocess_message(
             ctx.session, message_id=message_id, by=ctx.by, now=ctx.now, settings=ctx.state.settings

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -10,6 +9,7 @@ import click
 from sqlalchemy.orm import Session
 
 from pcse_intake.config import Settings
+from pcse_intake.console.display import reveal
 from pcse_intake.inbox_worker.cli.workflow_support import echo_json, run_in_transaction
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def list_command(ctx: click.Context, state: str | None, as_json: bool) -> None:
     for r in rows:
         click.echo(
             f"{r.ref:<12} {r.state:<22} {r.kind:<23} {r.received_at:%Y-%m-%d %H:%M} "
-            f"{r.ods_code or '-':<10} {r.sender or '-'}"
+            f"{printable(r.ods_code or '-'):<10} {printable(r.sender or '-')}"
         )
 
 
@@ -75,7 +75,7 @@ def show_command(ctx: click.Context, ref: str, as_json: bool) -> None:
         echo_json(detail.to_json())
         return
     for line in render_detail(detail):
-        click.echo(line)
+        click.echo(printable(line))
 
 
 def render_detail(d: RequestDetail) -> list[str]:
@@ -95,9 +95,9 @@ def render_detail(d: RequestDetail) -> list[str]:
         out += ["Problems:"] + [f"  [{p.get('code')}] {p.get('message')}" for p in d.problems]
     for m in d.messages:
         heading = f"Message {m.id} ({m.status}) from {m.sender or '-'}: {m.subject or ''}"
-        out += ["", printable(heading)]
-        body = (m.body_text or m.full_text).strip().splitlines()
-        out += [f"  | {printable(line)}" for line in body[:MESSAGE_LINES]]
+        out += ["", heading]
+        body = (m.body_text or m.full_text).strip().split("\n")
+        out += [f"  | {line}" for line in body[:MESSAGE_LINES]]
         if len(body) > MESSAGE_LINES:
             out.append(f"  | ... ({len(body) - MESSAGE_LINES} more lines in the console)")
     out += ["", "Verification:"]
@@ -135,5 +135,7 @@ def render_detail(d: RequestDetail) -> list[str]:
 
 
 def printable(text: str) -> str:
-    """A practice's words, without control characters that could drive the terminal."""
-    return "".join(c if c == "\t" or unicodedata.category(c) != "Cc" else "?" for c in text)
+    """One line of output with every hidden character shown as `[U+XXXX]`, as the console
+    shows them: no escape sequence can drive the terminal, no line break in a practice's
+    words can forge a line of its own, and no bidi control can reorder what staff read."""
+    return reveal(text, keep="\t")

@@ -1,6 +1,6 @@
 """The SQLAlchemy models, one concern per module, re-exported here."""
 
-from pcse_intake.workflows.models.base import Base, utcnow
+from pcse_intake.workflows.models.base import MAX_ROW_ID, Base, utcnow
 from pcse_intake.workflows.models.console_session import ConsoleSession, SignInAttempt
 from pcse_intake.workflows.models.history import HistoryEntry
 from pcse_intake.workflows.models.legal_hold import LegalHold
@@ -17,6 +17,7 @@ from pcse_intake.workflows.models.request import (
 from pcse_intake.workflows.models.staff import Staff, StaffRole
 
 __all__ = [
+    "MAX_ROW_ID",
     "Base",
     "ConsoleSession",
     "Correction",

@@ -9,6 +9,10 @@ from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 
+# The largest id a row can have on every backend (PostgreSQL INTEGER). An id from outside,
+# such as one in a console address, beyond it names nothing; a query with it would fail.
+MAX_ROW_ID = 2**31 - 1
+
 # Stable constraint names, so migrations can refer to them on every backend.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
