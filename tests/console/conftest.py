@@ -73,6 +73,7 @@ class Console:
                 role=StaffRole(role),
                 password=password,
                 now=self.clock(),
+                one_time_password=False,  # as after their first sign-in
             )
 
     def new_client(self) -> TestClient:
