@@ -98,8 +98,7 @@ def main() -> None:
             ordered = sorted(samples)
             p95 = ordered[max(int(len(ordered) * 0.95) - 1, 0)]
             print(
-                f"  {label:<15} {statistics.median(ordered) * 1000:6.1f} ms"
-                f"  {p95 * 1000:6.1f} ms"
+                f"  {label:<15} {statistics.median(ordered) * 1000:6.1f} ms  {p95 * 1000:6.1f} ms"
             )
     engine.dispose()
 
