@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import math
 import os
@@ -104,6 +105,19 @@ class ConsoleSettings:
     session_idle_minutes: int = 30
     session_absolute_hours: int = 10
     second_factor: str = "required"  # required | off: a code from an authenticator app
+    # Addresses or networks of the reverse proxies whose X-Forwarded-For is believed; from any
+    # other peer the header is ignored (it would let a client choose the address it is
+    # throttled and recorded under).
+    trusted_proxies: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ConfigError(
+                    f"[console] trusted_proxies: {proxy!r} is not an IP address or network"
+                ) from None
 
 
 @dataclass(frozen=True)
@@ -319,6 +333,10 @@ def _number(bound: float) -> str:
 
 
 def _coerce(expected: Any, value: Any, where: str) -> Any:
+    if typing.get_origin(expected) is tuple:  # tuple[str, ...]: a TOML array of strings
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where} must be a list of strings, not {value!r}")
+        return tuple(value)
     if isinstance(expected, types.UnionType):
         expected = next(t for t in typing.get_args(expected) if t is not type(None))
     if expected is float and isinstance(value, int) and not isinstance(value, bool):

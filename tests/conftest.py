@@ -9,11 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
+from argon2.profiles import CHEAPEST
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from pcse_intake.inbox_worker.cli import workflow_support
+from pcse_intake.workflows import staff as staff_accounts
 from pcse_intake.workflows.db import make_engine, make_sessionmaker
 from pcse_intake.workflows.migrate import upgrade
+from tests.staff_support import CliClock, CliStaff
 
 # The PostgreSQL server the dev and CI machines run (trust auth); override to point elsewhere.
 PG_ADMIN_URL = os.environ.get(
@@ -66,4 +71,18 @@ def database(db_url: str) -> Iterator[TestDatabase]:
     engine = make_engine(db_url)
     upgrade(engine)
     yield TestDatabase(db_url, engine, make_sessionmaker(engine))
+    engine.dispose()
+
+
+@pytest.fixture
+def cli_staff(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliStaff]:
+    """Staff for commands run in this process (click's CliRunner): the command line's clock
+    moves on a code step for each set of credentials, and Argon2 uses its cheapest
+    parameters (production hashing is slow by design). Add accounts once the database is
+    migrated."""
+    clock = CliClock()
+    monkeypatch.setattr(workflow_support, "clock", clock)
+    monkeypatch.setattr(staff_accounts, "_hasher", PasswordHasher.from_parameters(CHEAPEST))
+    engine = make_engine(db_url)
+    yield CliStaff(make_sessionmaker(engine), clock)
     engine.dispose()

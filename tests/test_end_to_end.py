@@ -1,8 +1,9 @@
 """From .eml to completed through the command line, on SQLite and on PostgreSQL.
 
 Each test drives `pcse-intake` with click's CliRunner and a config.toml that points at the
-test database: registry import, staff accounts, ingest of corpus e-mails, requests
-list/show, verify, approve and reject; it checks the registry change and the exact outbox.
+test database: registry import, ingest of corpus e-mails, requests list/show, verify, approve
+and reject (each with the staff member's password and authenticator code on standard input);
+it checks the registry change and the exact outbox.
 """
 
 from __future__ import annotations
@@ -25,18 +26,19 @@ from pcse_intake.workflows.models import OutboxMessage
 from pcse_intake.workflows.pending_changes import apply_due_changes
 from pcse_intake.workflows.registry import main_contacts, organisation
 from tests.conftest import CORPUS
+from tests.staff_support import CliStaff, with_credentials
 
 Run = Callable[..., Result]
-PASSWORD = "Correct-Horse-42!\n"
 
 
 @pytest.fixture
-def run(db_url: str, tmp_path: Path) -> Run:
+def run(db_url: str, tmp_path: Path, cli_staff: CliStaff) -> Run:
     config = tmp_path / "config.toml"
     config.write_text(f'[database]\nurl = "{db_url}"\n', encoding="utf-8")
     runner = CliRunner()
 
-    def _run(*args: str, input: str | None = None, code: int = 0) -> Result:
+    def _run(*args: str, code: int = 0) -> Result:
+        args, input = with_credentials(cli_staff, args)
         result = runner.invoke(cli, ["--config", str(config), *args], input=input)
         assert result.exit_code == code, (args, result.output, result.exception)
         return result
@@ -45,8 +47,8 @@ def run(db_url: str, tmp_path: Path) -> Run:
     _run("db", "upgrade")
     _run("registry", "import", str(data.joinpath("epraccur_sample.csv")))
     _run("registry", "import", str(data.joinpath("practice_contacts.csv")))
-    _run("staff", "add", "alice", "--role", "verifier", "--password-stdin", input=PASSWORD)
-    _run("staff", "add", "bob", "--role", "approver", "--password-stdin", input=PASSWORD)
+    cli_staff.add("alice", "verifier")
+    cli_staff.add("bob", "approver")
     return _run
 
 

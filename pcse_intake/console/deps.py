@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -44,7 +47,13 @@ class ConsoleState:
 
     @property
     def second_factor(self) -> bool:
-        return self.settings.console.second_factor == "required"
+        return self.settings.console.second_factor != "off"  # fail closed on any other value
+
+    @functools.cached_property
+    def trusted_proxies(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return tuple(
+            ipaddress.ip_network(p, strict=False) for p in self.settings.console.trusted_proxies
+        )
 
 
 def console_state(request: Request) -> ConsoleState:
@@ -88,7 +97,39 @@ Now = Annotated[datetime, Depends(now)]
 
 
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address: the peer's, or, when the peer is a proxy the configuration names
+    (`[console] trusted_proxies`), the last address in X-Forwarded-For that is not one of
+    those proxies. Anything further left was written by the client and is not believed."""
+    peer = request.client.host if request.client else "unknown"
+    state: ConsoleState = request.app.state.console
+    trusted = state.trusted_proxies
+    if not trusted or not _within(peer, trusted):
+        return peer
+    hops = [
+        hop.strip()
+        for header in request.headers.getlist("x-forwarded-for")
+        for hop in header.split(",")
+    ]
+    for hop in reversed(hops):
+        if not _within(hop, trusted):
+            return hop if _is_address(hop) else peer
+    return peer
+
+
+def _within(address: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 class SignInRequired(HTTPException):

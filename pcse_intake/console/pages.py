@@ -24,8 +24,12 @@ NOTICES: dict[str, str] = {
     "dismissed": "The message has been dismissed.",
     "made_request": "A request has been made from the message.",
     "reprocessed": "The message has been processed again.",
-    "staff_added": "The staff account has been added.",
+    "role_change_requested": (
+        "The role change has been asked for. It takes effect when another administrator "
+        "confirms it."
+    ),
     "role_changed": "The role has been changed. The person must sign in again.",
+    "change_withdrawn": "The change has been withdrawn.",
     "disabled": "The account has been disabled and its sessions ended.",
     "enabled": "The account has been enabled.",
     "unlocked": "The account has been unlocked.",

@@ -1,9 +1,11 @@
-"""The second sign-in factor: half-finished sign-ins, enrolment, and checking the code.
+"""Half-finished sign-ins: after a right password, the code, or the account's first set-up.
 
 A right password starts a challenge (its own table and cookie, never a console session, so
-it opens no page); the right code within CHALLENGE_MINUTES ends it and the caller starts a
-brand-new session. Wrong and replayed codes count towards the same five-strikes lock and
-per-address throttle as wrong passwords; every attempt is recorded (never the code).
+it opens no page); the right code (or a completed set-up) within CHALLENGE_MINUTES ends it
+and the caller starts a brand-new session. Wrong and replayed codes count towards the same
+five-strikes lock and per-address throttle as wrong passwords; every attempt is recorded
+(never the code). A set-up challenge carries an authenticator key made for it alone: a key
+seen in a half-finished sign-in that was abandoned or replaced is never the account's.
 """
 
 from __future__ import annotations
@@ -11,17 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from pcse_intake.console import totp
 from pcse_intake.console.session_store import new_token, token_hash
-from pcse_intake.console.signin import (
-    ADDRESS_FAILURE_LIMIT,
+from pcse_intake.workflows import totp
+from pcse_intake.workflows.account_set_up import complete_set_up
+from pcse_intake.workflows.authentication import (
     Outcome,
     SignInResult,
-    count_failure,
-    recent_failures_from,
+    check_code,
     record_attempt,
 )
 from pcse_intake.workflows.models import Staff
@@ -44,12 +45,28 @@ class Pending:
         return self.challenge.csrf_token
 
     @property
-    def enrolled(self) -> bool:
-        return self.staff.totp_confirmed_at is not None
+    def set_up(self) -> bool:
+        return self.challenge.set_up
+
+    @property
+    def enrolment_secret(self) -> str | None:
+        return self.challenge.enrolment_secret
 
 
-def start_challenge(session: Session, *, staff: Staff, address: str, now: datetime) -> str:
-    """A new challenge for `staff` (ending any earlier one); returns the cookie's token."""
+def start_challenge(
+    session: Session,
+    *,
+    staff: Staff,
+    address: str,
+    now: datetime,
+    set_up: bool = False,
+    second_factor: bool = True,
+) -> str:
+    """A new challenge for `staff` (ending any earlier one); returns the cookie's token.
+
+    A set-up challenge with the second factor on gets a brand-new key, so every set-up
+    starts with a key nobody has seen.
+    """
     end_challenges_of(session, staff_id=staff.id, now=now, reason="replaced")
     token = new_token()
     session.add(
@@ -59,6 +76,8 @@ def start_challenge(session: Session, *, staff: Staff, address: str, now: dateti
             csrf_token=new_token(),
             address=address[:64],
             created_at=now,
+            set_up=set_up,
+            enrolment_secret=totp.new_secret() if set_up and second_factor else None,
         )
     )
     session.flush()
@@ -100,69 +119,53 @@ def end_challenges_of(session: Session, *, staff_id: int, now: datetime, reason:
     )
 
 
-def enrolment_secret(pending: Pending) -> str:
-    """The secret to show for enrolment: made once, kept until confirmed or reset.
-
-    Kept across reloads so someone who scanned it and then reloaded is not left with a
-    useless entry in their app.
-    """
-    staff = pending.staff
-    if staff.totp_secret is None:
-        staff.totp_secret = totp.new_secret()
-    return staff.totp_secret
-
-
-def check_code(
+def check_sign_in_code(
     session: Session, *, pending: Pending, code: str, address: str, now: datetime
 ) -> SignInResult:
-    """Check one code and record the attempt; SignInResult.succeeded means sign them in."""
+    """Check one code for an account already set up, and record the attempt;
+    SignInResult.succeeded means sign them in."""
     staff = pending.staff
-    outcome = _decide(session, pending=pending, code=code, address=address, now=now)
-    result = SignInResult(outcome, staff)
+    if expired(pending, now) or staff.totp_secret is None or pending.set_up:
+        outcome = Outcome.CODE_TOO_LATE
+    else:
+        outcome = check_code(
+            session, staff=staff, secret=staff.totp_secret, code=code, address=address, now=now
+        )
+    record_attempt(session, username=staff.username, address=address, now=now, outcome=outcome)
+    return _finish(pending, outcome, now)
+
+
+def set_up_account(
+    session: Session,
+    *,
+    pending: Pending,
+    new_password: str | None,
+    code: str,
+    address: str,
+    now: datetime,
+) -> SignInResult:
+    """Complete a set-up challenge: the new password and this challenge's key, together."""
+    if expired(pending, now) or not pending.set_up:
+        outcome = Outcome.CODE_TOO_LATE
+        record_attempt(
+            session, username=pending.staff.username, address=address, now=now, outcome=outcome
+        )
+    else:
+        outcome = complete_set_up(
+            session,
+            staff=pending.staff,
+            new_password=new_password,
+            secret=pending.enrolment_secret,
+            code=code,
+            address=address,
+            now=now,
+        )
+    return _finish(pending, outcome, now)
+
+
+def _finish(pending: Pending, outcome: Outcome, now: datetime) -> SignInResult:
+    result = SignInResult(outcome, pending.staff)
     if outcome not in (Outcome.WRONG_CODE, Outcome.REPLAYED_CODE):
         # Signed in, locked, disabled, throttled or too late: this challenge is over either way.
         _end(pending.challenge, now, "completed" if result.succeeded else outcome.value)
-    record_attempt(session, username=staff.username, address=address, now=now, outcome=outcome)
     return result if result.succeeded else SignInResult(outcome)
-
-
-def _decide(
-    session: Session, *, pending: Pending, code: str, address: str, now: datetime
-) -> Outcome:
-    staff = pending.staff
-    if recent_failures_from(session, address=address, now=now) >= ADDRESS_FAILURE_LIMIT:
-        return Outcome.THROTTLED
-    if expired(pending, now) or staff.totp_secret is None:
-        return Outcome.CODE_TOO_LATE
-    if staff.disabled:
-        return Outcome.DISABLED
-    if staff.locked:
-        return Outcome.LOCKED
-    step = totp.matching_step(staff.totp_secret, code, now)
-    if step is None:
-        return count_failure(staff, Outcome.WRONG_CODE)
-    if not _claim_step(session, staff, step):
-        # Seen once already (perhaps over a shoulder, or by a proxy): refused and counted.
-        return count_failure(staff, Outcome.REPLAYED_CODE)
-    staff.failed_logins = 0
-    staff.last_login_at = now
-    if staff.totp_confirmed_at is None:
-        staff.totp_confirmed_at = now
-        return Outcome.ENROLLED
-    return Outcome.SIGNED_IN
-
-
-def _claim_step(session: Session, staff: Staff, step: int) -> bool:
-    """Record `step` as the last one used, unless it (or a later one) was used already.
-
-    One conditional UPDATE, so two requests racing with the same code cannot both win.
-    """
-    claimed = session.execute(
-        update(Staff)
-        .where(
-            Staff.id == staff.id,
-            or_(Staff.totp_last_step.is_(None), Staff.totp_last_step < step),
-        )
-        .values(totp_last_step=step)
-    )
-    return int(getattr(claimed, "rowcount", 0) or 0) == 1

@@ -1,5 +1,5 @@
-"""Staff account administration behind the console: list, change role, disable, unlock, and
-reset the second factor.
+"""Staff account administration behind the console: list, disable, unlock, reset the second
+factor, and confirm what needs a second admin (`workflows.staff_changes`).
 
 Each change is audited in the shared history (through `workflows.history.record`) and, where
 it takes access away, ends the account's sessions at once.
@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 
 from pcse_intake.console.second_factor import end_challenges_of
 from pcse_intake.console.session_store import end_sessions_of
-from pcse_intake.workflows import history
+from pcse_intake.workflows import history, staff_changes
 from pcse_intake.workflows.errors import NotPermitted
-from pcse_intake.workflows.models import ConsoleSession, Staff, StaffRole
+from pcse_intake.workflows.models import ConsoleSession, Staff, StaffChangeKind
+from pcse_intake.workflows.staff_changes import Confirmed, OpenChange
 
 
 class UnknownStaff(NotPermitted):
@@ -35,6 +36,9 @@ class StaffRow:
     last_login_at: datetime | None
     live_sessions: int
     second_factor_set_up: bool  # an authenticator app confirmed with a first code
+    confirmed: bool  # False while a new account waits for a second admin
+    set_up: bool  # the first sign-in replaced the one-time password
+    waiting: OpenChange | None  # a change waiting for a second admin
 
 
 def list_staff(session: Session) -> list[StaffRow]:
@@ -49,6 +53,7 @@ def list_staff(session: Session) -> list[StaffRow]:
         .outerjoin(live, live.c.staff_id == Staff.id)
         .order_by(Staff.username)
     ).all()
+    waiting = staff_changes.open_changes(session)
     return [
         StaffRow(
             s.username,
@@ -59,6 +64,9 @@ def list_staff(session: Session) -> list[StaffRow]:
             s.last_login_at,
             n,
             s.totp_confirmed_at is not None,
+            s.activated_at is not None,
+            not s.must_change_password,
+            waiting.get(s.id),
         )
         for s, n in rows
     ]
@@ -77,17 +85,13 @@ def _refuse_self(by: str, username: str, what: str) -> None:
         raise NotPermitted(f"you cannot {what} your own account; ask another administrator")
 
 
-def change_role(session: Session, *, username: str, role: str, by: str, now: datetime) -> None:
-    if role not in {r.value for r in StaffRole}:
-        raise NotPermitted(f"{role!r} is not a role (verifier, approver or admin)")
-    _refuse_self(by, username, "change the role of")
-    staff = _account(session, username)
-    before = staff.role
-    if before == role:
-        return
-    staff.role = role
-    end_sessions_of(session, staff_id=staff.id, now=now, reason="role_changed")
-    _audit(session, staff, by, now, "staff_role_changed", {"role": before}, {"role": role})
+def confirm(session: Session, *, username: str, by: str, now: datetime) -> Confirmed:
+    """A second admin confirms a new account or a role change; a new role ends the
+    account's sessions at once, so it is used from the next sign-in."""
+    confirmed = staff_changes.confirm_change(session, username=username, by=by, now=now)
+    if confirmed.kind is StaffChangeKind.ROLE:
+        end_sessions_of(session, staff_id=confirmed.staff.id, now=now, reason="role_changed")
+    return confirmed
 
 
 def set_disabled(
@@ -98,6 +102,10 @@ def set_disabled(
     staff = _account(session, username)
     if staff.disabled == disabled:
         return
+    if not disabled and staff.activated_at is None:
+        raise NotPermitted(
+            f"{username} was never confirmed by a second administrator; add it again"
+        )
     staff.disabled = disabled
     if disabled:
         end_sessions_of(session, staff_id=staff.id, now=now, reason="account_disabled")
@@ -125,6 +133,9 @@ def reset_second_factor(session: Session, *, username: str, by: str, now: dateti
     before = {"second_factor": _factor_state(staff)}
     if before["second_factor"] == "none":
         return  # nothing to forget: no history entry, sessions left alone
+    staff_changes.record_second_factor_reset(
+        session, staff=staff, by=_account(session, by), now=now
+    )
     staff.totp_secret = None
     staff.totp_confirmed_at = None
     staff.totp_last_step = None
@@ -134,9 +145,7 @@ def reset_second_factor(session: Session, *, username: str, by: str, now: dateti
 
 
 def _factor_state(staff: Staff) -> str:
-    if staff.totp_confirmed_at is not None:
-        return "set_up"
-    return "being_set_up" if staff.totp_secret is not None else "none"
+    return "set_up" if staff.totp_confirmed_at is not None else "none"
 
 
 def _audit(

@@ -23,6 +23,7 @@ from pcse_intake.inbox_worker.imap_source import ImapMailbox
 from pcse_intake.inbox_worker.logs import configure_logging
 from pcse_intake.inbox_worker.smtp_sender import SmtpMailer
 from pcse_intake.inbox_worker.smtp_sink import SmtpSink, free_port
+from pcse_intake.workflows import totp
 from pcse_intake.workflows.db import make_engine, make_sessionmaker, transaction
 from pcse_intake.workflows.migrate import upgrade
 from pcse_intake.workflows.models import Organisation, Staff, StaffRole
@@ -34,6 +35,15 @@ DEMO_STAFF = (
     ("admin1", StaffRole.ADMIN),
 )
 REGISTRY_FILES = ("epraccur_sample.csv", "practice_contacts.csv")
+# The demo's accounts, their passwords and authenticator keys: for this demo folder only.
+ACCOUNTS_FILE = "demo-accounts.txt"
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    password: str
+    key: str
 
 
 @dataclass(frozen=True)
@@ -68,7 +78,7 @@ def run_demo(options: DemoOptions, *, say: Callable[[str], None] = print) -> int
         sessions = make_sessionmaker(engine)
         now = datetime.now(UTC)
         imported = _import_registry(sessions, now)
-        passwords = _demo_staff(sessions, folder, now)
+        accounts = _demo_staff(sessions, folder, now)
         seeded = seed_mailbox(
             host=imap.host,
             port=imap.port,
@@ -91,7 +101,7 @@ def run_demo(options: DemoOptions, *, say: Callable[[str], None] = print) -> int
                 imap,
                 sink,
                 console_url,
-                passwords,
+                accounts,
                 seeded,
                 imported,
                 health_port=settings.health.port,
@@ -152,8 +162,9 @@ four_eyes = true
 bind = "127.0.0.1"
 port = {console_port}
 secure_cookies = false
-# Off in the demo only, so someone trying the product needs no authenticator app.
-second_factor = "off"
+# The second factor is on, as in production. For a demo account's password and the code its
+# authenticator app would show now:  pcse-intake demo credentials NAME --folder {folder}
+second_factor = "required"
 
 [health]
 enabled = true
@@ -194,29 +205,75 @@ def _import_registry(sessions: sessionmaker[Session], now: datetime) -> int:
         return int(session.scalar(select(func.count()).select_from(Organisation)) or 0)
 
 
-def _demo_staff(sessions: sessionmaker[Session], folder: Path, now: datetime) -> dict[str, str]:
-    """Demo accounts with generated passwords, kept in the demo folder for the next run."""
-    from pcse_intake.workflows.staff import create_staff
+def _demo_staff(sessions: sessionmaker[Session], folder: Path, now: datetime) -> list[DemoAccount]:
+    """Demo accounts, set up as if each had signed in once (a password of its own and an
+    authenticator key), written to the demo folder for `demo credentials` and the next run."""
+    from pcse_intake.workflows.staff import create_staff, hash_password
 
-    store = folder / "demo-passwords.txt"
-    known = (
-        dict(line.split(" ", 1) for line in store.read_text().splitlines() if " " in line)
-        if store.is_file()
-        else {}
-    )
+    known = read_accounts(folder)
     with transaction(sessions) as session:
         for username, role in DEMO_STAFF:
-            exists = session.scalar(select(Staff).where(Staff.username == username))
-            if exists is not None:
+            staff = session.scalar(select(Staff).where(Staff.username == username))
+            account = known.get(username)
+            if staff is not None and account is not None and staff.totp_confirmed_at:
                 continue
-            password = "Demo-" + secrets.token_hex(4) + "a1!"
-            create_staff(
-                session, username=username, role=role, password=password, now=now, by="demo"
+            account = DemoAccount(
+                username, "Demo-" + secrets.token_hex(4) + "a1!", totp.new_secret()
             )
-            known[username] = password
-    store.write_text("".join(f"{u} {p}\n" for u, p in known.items()), encoding="utf-8")
+            if staff is None:
+                staff = create_staff(
+                    session,
+                    username=username,
+                    role=role,
+                    password=account.password,
+                    now=now,
+                    by="demo",
+                    one_time_password=False,
+                )
+            else:  # an older demo folder: give the account credentials the demo knows
+                staff.password_hash = hash_password(account.password)
+                staff.must_change_password = False
+            staff.totp_secret, staff.totp_confirmed_at = account.key, now
+            staff.totp_last_step = None
+            known[username] = account
+    store = folder / ACCOUNTS_FILE
+    store.write_text(
+        "".join(f"{a.username} {a.password} {a.key}\n" for a in known.values()), encoding="utf-8"
+    )
     store.chmod(0o600)
-    return known
+    return list(known.values())
+
+
+def read_accounts(folder: Path) -> dict[str, DemoAccount]:
+    """The demo accounts written in `folder` by an earlier run (none if it is not a demo's)."""
+    store = folder / ACCOUNTS_FILE
+    if not store.is_file():
+        return {}
+    accounts = {}
+    for line in store.read_text(encoding="utf-8").splitlines():
+        parts = line.split(" ")
+        if len(parts) == 3:
+            accounts[parts[0]] = DemoAccount(*parts)
+    return accounts
+
+
+def current_code(folder: Path, account: DemoAccount, now: datetime) -> str:
+    """The code the account's authenticator app shows now, or the next one if this one was
+    used already (the demo database says which: a code is accepted one step either side)."""
+    step = totp.time_step(now)
+    database = folder / "pcse-intake.db"
+    if database.is_file():
+        engine = make_engine(f"sqlite:///{database.as_posix()}")
+        try:
+            with make_sessionmaker(engine)() as session:
+                last = session.scalar(
+                    select(Staff.totp_last_step).where(Staff.username == account.username)
+                )
+        finally:
+            engine.dispose()
+        if last is not None and last >= step:
+            step = last + 1
+    return totp.code_at(account.key, step)
 
 
 @contextlib.contextmanager
@@ -231,7 +288,14 @@ def _console(settings: Settings, sessions: sessionmaker[Session], port: int) -> 
         return
     app = create_app(settings, sessions)
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", server_header=False)
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            server_header=False,
+            proxy_headers=False,  # the console reads X-Forwarded-For only from trusted proxies
+        )
     )
     # In a thread uvicorn leaves signals alone: SIGTERM and Ctrl-C stay with the daemon.
     thread = threading.Thread(target=server.run, name="console", daemon=True)
@@ -252,13 +316,16 @@ def _guide(
     imap: EmbeddedImap,
     sink: SmtpSink,
     console_url: str,
-    passwords: dict[str, str],
+    accounts: list[DemoAccount],
     seeded: int,
     imported: int,
     **extra: Any,
 ) -> str:
-    accounts = "\n".join(f"    {user:<10} password {pw}" for user, pw in passwords.items())
+    listed = "\n".join(
+        f"    {a.username:<10} password {a.password}  authenticator key {a.key}" for a in accounts
+    )
     cli = f"pcse-intake --config {config}"
+    codes = f"pcse-intake demo credentials NAME --folder {folder}"
     stop = (
         f"It stops by itself after {extra['seconds']:.0f} s."
         if extra.get("seconds") is not None
@@ -274,14 +341,20 @@ pcse-intake demo is running.  {stop}
   staff console          {console_url}
   health / metrics       http://127.0.0.1:{extra["health_port"]}/healthz  /metrics
 
-  demo staff accounts (also in {folder / "demo-passwords.txt"}):
-{accounts}
-  second factor off in the demo; on by default
+  demo staff accounts (also in {folder / ACCOUNTS_FILE}):
+{listed}
+  The second factor is on, as in production: add a key to an authenticator app, or run
+    {codes}
+  for the account's password and the code its app would show now (demo accounts only).
 
 From another terminal, once the first poll has run (a few seconds):
   {cli} requests list --state awaiting_verification
   {cli} requests show PCSE-000005
-  {cli} verify PCSE-000005 --by verifier1 --outcome confirmed --notes "called the practice"
-  {cli} approve PCSE-000005 --by approver1
+  pcse-intake demo credentials verifier1 --folder {folder} | \\
+    {cli} verify PCSE-000005 --by verifier1 --outcome confirmed \\
+    --notes "called the practice" --credentials-stdin
+  pcse-intake demo credentials approver1 --folder {folder} | \\
+    {cli} approve PCSE-000005 --by approver1 --credentials-stdin
+  (without --credentials-stdin each command asks for the password and code itself)
   {cli} outbox send        (or wait: the daemon sends every 5 s)
 """

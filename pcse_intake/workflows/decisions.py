@@ -30,7 +30,6 @@ from pcse_intake.workflows.email_change_rules import (
 )
 from pcse_intake.workflows.errors import (
     CannotApply,
-    FourEyesViolation,
     IllegalTransition,
     InvalidValue,
     RequestNotFound,
@@ -45,6 +44,7 @@ from pcse_intake.workflows.fields import (
     set_path,
     valid_paths,
 )
+from pcse_intake.workflows.four_eyes import check_four_eyes
 from pcse_intake.workflows.history import record
 from pcse_intake.workflows.models import (
     Correction,
@@ -211,18 +211,7 @@ def approve(session: Session, *, ref: str, by: str, now: datetime, settings: Set
         )
     new_state = transition(request.state, Event.APPROVED, ref=request.ref)
     if settings.workflow.four_eyes:
-        if request.verified_by == by:
-            raise FourEyesViolation(
-                f"{by} recorded the confirming call for {request.ref}; "
-                "a different person must approve it"
-            )
-        corrected = session.scalars(
-            select(Correction.id).where(Correction.request_id == request.id, Correction.staff == by)
-        ).first()
-        if corrected is not None:
-            raise FourEyesViolation(
-                f"{by} corrected {request.ref}; a different person must approve it"
-            )
+        check_four_eyes(session, request, by)
     require_confirmed_callback(session, request)
     cooling_off = timedelta(hours=settings.workflow.cooling_off_hours)
     effective_at = now + cooling_off if request.kind == RequestKind.EMAIL_CHANGE else now

@@ -124,7 +124,7 @@ def stop_if_old_address_objects(
 def cancel_change(
     session: Session, *, ref: str, by: str, reason: str, now: datetime, settings: Settings
 ) -> Request:
-    """Staff (approver or admin) cancel a waiting change; both addresses are told why."""
+    """An approver cancels a waiting change; both addresses are told why."""
     require_permission(session, by, Action.APPROVE)
     text = required_text(reason, missing="cancelling needs a reason the practice can read")
     request = load_request(session, ref)

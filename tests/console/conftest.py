@@ -6,7 +6,7 @@ import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -20,22 +20,17 @@ from pcse_intake.workflows import staff as staff_accounts
 from pcse_intake.workflows.db import transaction
 from pcse_intake.workflows.models import StaffRole
 from tests.conftest import TestDatabase
+from tests.staff_support import CliClock
 
 PASSWORD = "Correct-Horse-9!"
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
-class Clock:
+class Clock(CliClock):
     """The app's clock, moved by the test (the console never reads the wall clock itself)."""
 
     def __init__(self, start: datetime = START) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
+        super().__init__(start)
 
 
 @pytest.fixture
@@ -62,8 +57,9 @@ def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
 class Console:
     database: TestDatabase
     settings: Settings
-    clock: Clock
+    clock: CliClock
     client: TestClient
+    peer: tuple[str, int] = ("testclient", 50000)
 
     def add_staff(self, username: str, role: str, password: str = PASSWORD) -> None:
         with transaction(self.database.sessions) as session:
@@ -73,11 +69,12 @@ class Console:
                 role=StaffRole(role),
                 password=password,
                 now=self.clock(),
+                one_time_password=False,  # as after their first sign-in
             )
 
     def new_client(self) -> TestClient:
-        """A second browser: its own cookie jar, the same app."""
-        return TestClient(self.client.app, follow_redirects=False)
+        """A second browser: its own cookie jar, the same app (and the same peer address)."""
+        return TestClient(self.client.app, follow_redirects=False, client=self.peer)
 
     def sign_in(
         self, username: str, password: str = PASSWORD, client: TestClient | None = None
@@ -96,7 +93,7 @@ def post_sign_in(
     headers: dict[str, str] | None = None,
     **extra: str,
 ) -> httpx.Response:
-    """Fetch the sign-in form (for its token and cookie), then post it."""
+    """Fetch the sign-in form (for its token and cookie), then post it (with `headers`)."""
     form = client.get("/sign-in")
     token = re.search(r'name="signin_token" value="([^"]+)"', form.text)
     assert token is not None
@@ -107,6 +104,7 @@ def post_sign_in(
         merged["cookie"] += "; " + headers["cookie"]
     elif held:  # the session this browser already holds, as a browser would send it
         merged["cookie"] += f"; pcse_session={held}"
+    merged |= {k: v for k, v in (headers or {}).items() if k != "cookie"}
     return client.post(
         "/sign-in",
         data={"username": username, "password": password, "signin_token": token.group(1), **extra},
@@ -126,16 +124,24 @@ def csrf_of(client: TestClient, page: str = "/") -> str:
     return match.group(1)
 
 
-def make_console(database: TestDatabase, **console_settings: object) -> Console:
+def make_console(
+    database: TestDatabase,
+    *,
+    clock: CliClock | None = None,
+    peer: tuple[str, int] = ("testclient", 50000),
+    **console_settings: object,
+) -> Console:
     """The console on `database`. The second factor is off unless asked for: its own tests
-    (test_second_factor.py, the browser test) turn it on; the rest test what lies beyond it."""
+    (test_second_factor.py, the browser test) turn it on; the rest test what lies beyond it.
+    `peer` is the address the requests come from (the TCP peer, not any header)."""
     base = ConsoleSettings(secure_cookies=False, second_factor="off")
     settings = dataclasses.replace(
         Settings(), console=dataclasses.replace(base, **console_settings)
     )
-    clock = Clock()
+    clock = clock or Clock()
     app = create_app(settings, database.sessions, clock=clock)
-    return Console(database, settings, clock, TestClient(app, follow_redirects=False))
+    client = TestClient(app, follow_redirects=False, client=peer)
+    return Console(database, settings, clock, client, peer)
 
 
 @pytest.fixture

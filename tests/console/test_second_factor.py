@@ -1,4 +1,5 @@
-"""The second sign-in factor (TOTP): enrolment, codes, replay, the lock, half-way state, reset."""
+"""The second sign-in factor (TOTP): enrolment at the first sign-in (a key made for that
+sign-in alone), codes, replay, the lock, half-way state, reset."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from pcse_intake.config import ConfigError, settings_from_mapping
 from pcse_intake.console.second_factor import CHALLENGE_MINUTES
 from pcse_intake.console.security_headers import CONTENT_SECURITY_POLICY
+from pcse_intake.console.signin import NOT_RECOGNISED_MESSAGE
 from pcse_intake.workflows.db import transaction
 from pcse_intake.workflows.models import HistoryEntry, SignInAttempt, Staff
 from tests.conftest import TestDatabase
@@ -50,8 +52,8 @@ def current_code(console: Console, username: str) -> str:
     return pyotp.TOTP(secret).at(console.clock())
 
 
-def form_token(client: TestClient) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/sign-in/code").text)
+def form_token(client: TestClient, page: str = "/sign-in/code") -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(page).text)
     assert match is not None
     return match.group(1)
 
@@ -63,19 +65,40 @@ def enter_code(client: TestClient, code: str, **extra: str) -> httpx.Response:
     return response
 
 
-def password(console: Console, username: str, client: TestClient | None = None) -> TestClient:
-    """The right password: half signed in, sent on to the code page."""
+def password(
+    console: Console, username: str, client: TestClient | None = None, *, page: str = "code"
+) -> TestClient:
+    """The right password: half signed in, sent on to the code page (or the set-up page)."""
     client = client or console.client
     response = post_sign_in(client, username, PASSWORD)
-    assert response.status_code == 303 and response.headers["location"] == "/sign-in/code?next=/"
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/sign-in/{page}?next=/"
     return client
 
 
+def shown_key(client: TestClient) -> str:
+    """The key the set-up page shows (what the person types into the app)."""
+    match = re.search(r'id="secret">([A-Z2-7 ]+)<', client.get("/sign-in/set-up").text)
+    assert match is not None
+    return match.group(1).replace(" ", "")
+
+
+def code_from(console: Console, key: str) -> str:
+    return pyotp.TOTP(key).at(console.clock())
+
+
+def set_up(client: TestClient, code: str, **fields: str) -> httpx.Response:
+    response: httpx.Response = client.post(
+        "/sign-in/set-up",
+        data={"code": code, "csrf_token": form_token(client, "/sign-in/set-up"), **fields},
+    )
+    return response
+
+
 def enrol(console: Console, username: str, client: TestClient | None = None) -> TestClient:
-    """Password, set up the app from the page, confirm with its first code: signed in."""
-    client = password(console, username, client)
-    client.get("/sign-in/code")  # the enrolment page makes the secret
-    response = enter_code(client, current_code(console, username))
+    """Password, set up the app from the key the page shows, confirm with its first code."""
+    client = password(console, username, client, page="set-up")
+    response = set_up(client, code_from(console, shown_key(client)))
     assert response.status_code == 303, response.text
     return client
 
@@ -96,7 +119,7 @@ def test_a_right_password_alone_opens_no_page_and_asks_for_the_code(console: Con
     console.add_staff("vera", "verifier")
     response = post_sign_in(console.client, "vera", PASSWORD)
     assert response.status_code == 303
-    assert response.headers["location"].startswith("/sign-in/code")
+    assert response.headers["location"].startswith("/sign-in/set-up")
     assert "pcse_session" not in response.cookies and "pcse_pending" in response.cookies
     assert console.client.get("/").status_code == 401
     assert outcomes(console, "vera") == ["password_accepted"]
@@ -107,11 +130,13 @@ def test_enrolment_shows_the_key_in_fours_the_link_and_an_inline_qr_then_a_code_
     console: Console,
 ) -> None:
     console.add_staff("vera", "verifier")
-    password(console, "vera")
-    page = console.client.get("/sign-in/code")
-    assert page.status_code == 200 and "Set up your authenticator app" in page.text
-    secret = staff(console, "vera").totp_secret
-    assert secret is not None and len(secret) == 32
+    password(console, "vera", page="set-up")
+    page = console.client.get("/sign-in/set-up")
+    assert page.status_code == 200 and "Set up your account" in page.text
+    secret = shown_key(console.client)
+    assert len(secret) == 32
+    # The key belongs to this half-finished sign-in only, until its first code confirms it.
+    assert staff(console, "vera").totp_secret is None
     grouped = " ".join(secret[i : i + 4] for i in range(0, 32, 4))
     assert grouped in page.text
     assert f"otpauth://totp/PCSE%20Intake:vera?secret={secret}" in page.text
@@ -123,21 +148,30 @@ def test_enrolment_shows_the_key_in_fours_the_link_and_an_inline_qr_then_a_code_
         "script-src 'none'" in CONTENT_SECURITY_POLICY
         and "img-src 'self'" in CONTENT_SECURITY_POLICY
     )
+    # Shown calmly in block boxes of their own: not red code, not over the text around it.
+    assert '<p class="pcse-key" id="secret">' in page.text and "<code" not in page.text
 
-    response = enter_code(console.client, current_code(console, "vera"))
+    response = set_up(console.client, code_from(console, secret))
     assert response.status_code == 303 and response.headers["location"] == "/"
     assert console.client.get("/").status_code == 200
     assert staff(console, "vera").totp_confirmed_at is not None
-    assert outcomes(console, "vera") == ["password_accepted", "enrolled"]
+    assert staff(console, "vera").totp_secret == secret
+    assert outcomes(console, "vera") == ["password_accepted", "set_up"]
 
 
-def test_a_reloaded_enrolment_page_keeps_the_same_key(console: Console) -> None:
+def test_a_reload_keeps_the_key_but_each_new_sign_in_makes_a_new_one(console: Console) -> None:
     console.add_staff("vera", "verifier")
-    password(console, "vera")
-    console.client.get("/sign-in/code")
-    first = staff(console, "vera").totp_secret
-    console.client.get("/sign-in/code")
-    assert first is not None and staff(console, "vera").totp_secret == first
+    password(console, "vera", page="set-up")
+    first = shown_key(console.client)
+    assert shown_key(console.client) == first  # reloading the page: the same key
+    again = password(console, "vera", console.new_client(), page="set-up")
+    second = shown_key(again)
+    assert second != first
+    # The abandoned sign-in is over, and its key is no use in the new one either.
+    assert console.client.get("/sign-in/set-up").status_code == 401
+    refused = set_up(again, code_from(console, first))
+    assert refused.status_code == 401 and staff(console, "vera").totp_secret is None
+    assert set_up(again, code_from(console, second)).status_code == 303
 
 
 def test_once_enrolled_the_code_page_asks_for_a_code_and_shows_no_key(console: Console) -> None:
@@ -184,8 +218,13 @@ def test_a_wrong_code_is_refused_and_counted(console: Console) -> None:
 
 def test_an_empty_code_is_asked_for_again_without_counting(console: Console) -> None:
     console.add_staff("vera", "verifier")
-    password(console, "vera")
-    response = enter_code(console.client, "  ")
+    password(console, "vera", page="set-up")
+    response = set_up(console.client, "  ")
+    assert response.status_code == 422 and "Enter the 6-digit code" in response.text
+    enrol(console, "vera", console.new_client())
+    console.clock.advance(seconds=60)
+    client = password(console, "vera", console.new_client())
+    response = enter_code(client, "  ")
     assert response.status_code == 422 and "Enter the 6-digit code" in response.text
     assert staff(console, "vera").failed_logins == 0
 
@@ -204,8 +243,9 @@ def test_five_wrong_codes_lock_the_account_even_against_the_right_password(
     assert "now locked" in fifth.text
     locked = staff(console, "vera")
     assert locked.locked and locked.failed_logins == 5
+    # From then on the password page says what it says to anyone: nothing about a lock.
     refused = post_sign_in(console.new_client(), "vera", PASSWORD)
-    assert refused.status_code == 403 and "locked" in refused.text
+    assert refused.status_code == 401 and NOT_RECOGNISED_MESSAGE in refused.text
     assert outcomes(console, "vera")[-2:] == ["now_locked", "locked"]
 
 
@@ -292,16 +332,16 @@ def test_half_signed_in_reaches_no_page_but_the_code_page(console: Console) -> N
 
 def test_signing_in_fully_gives_a_new_session_id_not_the_half_way_one(console: Console) -> None:
     console.add_staff("vera", "verifier")
-    client = password(console, "vera")
+    client = password(console, "vera", page="set-up")
     pending = client.cookies.get("pcse_pending")
-    client.get("/sign-in/code")
-    response = enter_code(client, current_code(console, "vera"))
+    response = set_up(client, code_from(console, shown_key(client)))
     session_id = response.cookies.get("pcse_session")
     assert session_id and session_id != pending
     # The half-way token is spent: it cannot be used to enter another code.
     replay = console.new_client()
     replay.cookies.set("pcse_pending", pending or "")
     assert replay.get("/sign-in/code").status_code == 401
+    assert replay.get("/sign-in/set-up").status_code == 401
 
 
 @BOTH_BACKENDS
@@ -324,8 +364,14 @@ def test_the_half_signed_in_state_expires(console: Console) -> None:
 
 def test_a_code_form_without_its_token_is_refused(console: Console) -> None:
     console.add_staff("vera", "verifier")
-    client = password(console, "vera")
-    client.get("/sign-in/code")
+    client = password(console, "vera", page="set-up")
+    key = shown_key(client)
+    response = client.post("/sign-in/set-up", data={"code": code_from(console, key)})
+    assert response.status_code == 403
+    assert client.get("/").status_code == 401
+    enrol(console, "vera", console.new_client())
+    console.clock.advance(seconds=60)
+    client = password(console, "vera", console.new_client())
     response = client.post("/sign-in/code", data={"code": current_code(console, "vera")})
     assert response.status_code == 403
     assert client.get("/").status_code == 401
@@ -356,9 +402,10 @@ def test_an_admin_reset_ends_sessions_is_audited_and_forces_enrolment_again(
         ).one()
         assert entry.actor == "ada"
     console.clock.advance(seconds=60)
-    again = password(console, "vera", console.new_client())
-    assert "Set up your authenticator app" in again.get("/sign-in/code").text
-    assert staff(console, "vera").totp_secret not in (None, old_secret)
+    again = password(console, "vera", console.new_client(), page="set-up")
+    page = again.get("/sign-in/set-up").text
+    assert "Set up your authenticator app" in page and "Choose your own password" not in page
+    assert shown_key(again) != old_secret
 
 
 def test_an_admin_cannot_reset_their_own_second_factor(console: Console) -> None:
@@ -405,15 +452,13 @@ def test_attempts_are_recorded_and_logged_without_the_code_or_the_key(
 ) -> None:
     console.add_staff("vera", "verifier")
     with caplog.at_level(logging.DEBUG):
-        client = password(console, "vera")
-        client.get("/sign-in/code")
-        right = current_code(console, "vera")
+        client = password(console, "vera", page="set-up")
+        secret = shown_key(client)
+        right = code_from(console, secret)
         wrong = f"{(int(right) + 7) % 1_000_000:06d}"
-        enter_code(client, wrong)
-        enter_code(client, right)
-    secret = staff(console, "vera").totp_secret
-    assert secret is not None
-    assert outcomes(console, "vera") == ["password_accepted", "wrong_code", "enrolled"]
+        set_up(client, wrong)
+        set_up(client, right)
+    assert outcomes(console, "vera") == ["password_accepted", "wrong_code", "set_up"]
     lines = [r.getMessage() for r in caplog.records if "sign-in" in r.getMessage()]
     assert any("wrong_code" in line and "vera" in line for line in lines)
     logged = " ".join(r.getMessage() for r in caplog.records)

@@ -283,8 +283,9 @@ def test_an_oversized_field_is_refused_whole(signed_in: Console) -> None:
 def test_a_username_cannot_forge_a_log_line(
     console: Console, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="pcse_intake.console.signin"):
-        post_sign_in(console.client, "x\n2026-01-01 INFO console sign-in signed_in user='ada'", "p")
-    lines = [r.getMessage() for r in caplog.records if r.name == "pcse_intake.console.signin"]
+    logger = "pcse_intake.workflows.authentication"
+    with caplog.at_level(logging.INFO, logger=logger):
+        post_sign_in(console.client, "x\n2026-01-01 INFO sign-in signed_in user='ada'", "p")
+    lines = [r.getMessage() for r in caplog.records if r.name == logger]
     assert len(lines) == 1 and "\n" not in lines[0]
-    assert lines[0].startswith("console sign-in unknown_user")
+    assert lines[0].startswith("sign-in unknown_user")

@@ -1,8 +1,12 @@
-"""Staff accounts page (admins): add with the PCSE password rule, change role, disable, unlock."""
+"""Staff accounts page (admins): a new account or role takes a second admin; disable, unlock;
+the first sign-in replaces the one-time password."""
 
 from __future__ import annotations
 
+import re
+
 import httpx
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from pcse_intake.workflows.db import transaction
@@ -21,45 +25,103 @@ def account(console: Console, username: str) -> Staff | None:
         return session.scalars(select(Staff).where(Staff.username == username)).one_or_none()
 
 
-def add_via_form(console: Console, username: str, password: str) -> httpx.Response:
+def ask_for(console: Console, username: str, role: str = "verifier") -> httpx.Response:
     return console.client.post(
         "/staff",
-        data={
-            "csrf_token": csrf_of(console.client, "/staff"),
-            "username": username,
-            "role": "verifier",
-            "password": password,
-        },
+        data={"csrf_token": csrf_of(console.client, "/staff"), "username": username, "role": role},
     )
 
 
-def test_admin_adds_an_account_that_can_then_sign_in(console: Console) -> None:
+def half_shown(response: httpx.Response) -> str:
+    match = re.search(r'id="password-half">([A-Z0-9]+)<', response.text)
+    assert match is not None, response.text
+    return match.group(1)
+
+
+def second_admin(console: Console) -> TestClient:
+    console.add_staff("bea", "admin")
+    return console.sign_in("bea", client=console.new_client())
+
+
+def test_a_new_account_needs_a_second_admin_and_each_holds_half_its_password(
+    console: Console,
+) -> None:
     admin(console)
-    response = add_via_form(console, "new.person", PASSWORD)
-    assert response.status_code == 303
+    asked = ask_for(console, "new.person")
+    assert asked.status_code == 200 and "Waiting for a second admin" in asked.text
+    first = half_shown(asked)
     created = account(console, "new.person")
-    assert created is not None and created.role == "verifier"
-    assert created.password_hash.startswith("$argon2id$")
-    assert post_sign_in(console.new_client(), "new.person", PASSWORD).status_code == 303
+    assert created is not None and created.activated_at is None
+    # Not usable yet: the half the asking admin holds (nor anything else) signs no one in.
+    assert post_sign_in(console.new_client(), "new.person", first).status_code == 401
+    own = console.client.post(
+        "/staff/new.person/confirm", data={"csrf_token": csrf_of(console.client, "/staff")}
+    )
+    assert own.status_code == 409 and "another administrator must confirm" in own.text
+    bea = second_admin(console)
+    confirmed = bea.post("/staff/new.person/confirm", data={"csrf_token": csrf_of(bea, "/staff")})
+    assert confirmed.status_code == 200
+    second = half_shown(confirmed)
+    assert second != first and len(first) == len(second) == 10
+    for half in (first, second):
+        assert post_sign_in(console.new_client(), "new.person", half).status_code == 401
+    person = console.new_client()
+    response = post_sign_in(person, "new.person", first + second)
+    assert response.status_code == 303 and response.headers["location"].startswith(
+        "/sign-in/set-up"
+    )
+    assert person.get("/").status_code == 401  # nothing but the set-up until it is done
+    with transaction(console.database.sessions) as session:
+        actions = session.scalars(
+            select(HistoryEntry.action).where(HistoryEntry.entity == "staff")
+        ).all()
+        actors = session.scalars(
+            select(HistoryEntry.actor).where(HistoryEntry.action == "staff_created")
+        ).all()
+    assert "staff_requested" in actions and actors[-1] == "bea"
 
 
-def test_a_password_breaking_the_pcse_rule_is_refused_with_the_reasons(console: Console) -> None:
+def test_the_first_sign_in_replaces_the_one_time_password_with_one_following_the_rule(
+    console: Console,
+) -> None:
     admin(console)
-    response = add_via_form(console, "new.person", "alllowercaseletters")
-    assert response.status_code == 422
-    assert "upper-case letter" in response.text and "number" in response.text
-    assert account(console, "new.person") is None
+    first = half_shown(ask_for(console, "new.person"))
+    bea = second_admin(console)
+    second = half_shown(
+        bea.post("/staff/new.person/confirm", data={"csrf_token": csrf_of(bea, "/staff")})
+    )
+    person = console.new_client()
+    post_sign_in(person, "new.person", first + second)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', person.get("/sign-in/set-up").text)
+    assert token is not None
+
+    def choose(new: str, again: str) -> httpx.Response:
+        return person.post(
+            "/sign-in/set-up",
+            data={"csrf_token": token.group(1), "new_password": new, "new_password_again": again},
+        )
+
+    weak = choose("alllowercaseletters", "alllowercaseletters")
+    assert weak.status_code == 422
+    assert "upper-case letter" in weak.text and "number" in weak.text
+    assert "not the same" in choose(PASSWORD, PASSWORD + "x").text
+    assert choose(PASSWORD, PASSWORD).status_code == 303
+    assert person.get("/").status_code == 200
+    assert post_sign_in(console.new_client(), "new.person", first + second).status_code == 401
+    assert post_sign_in(console.new_client(), "new.person", PASSWORD).status_code == 303
 
 
 def test_a_taken_username_is_refused(console: Console) -> None:
     admin(console)
-    response = add_via_form(console, "ada", PASSWORD)
+    response = ask_for(console, "ada")
     assert response.status_code == 422
     assert "already exists" in response.text
 
 
 @BOTH_BACKENDS
-def test_changing_a_role_is_audited_and_ends_their_sessions(console: Console) -> None:
+def test_changing_a_role_needs_a_second_admin_is_audited_and_ends_their_sessions(
+    console: Console,
+) -> None:
     admin(console)
     console.add_staff("vera", "verifier")
     vera = console.sign_in("vera", client=console.new_client())
@@ -67,7 +129,13 @@ def test_changing_a_role_is_audited_and_ends_their_sessions(console: Console) ->
         "/staff/vera/role",
         data={"csrf_token": csrf_of(console.client, "/staff"), "role": "approver"},
     )
-    assert response.status_code == 303
+    assert response.status_code == 303 and "role_change_requested" in response.headers["location"]
+    waiting = account(console, "vera")
+    assert waiting is not None and waiting.role == "verifier"
+    assert vera.get("/").status_code == 200
+    bea = second_admin(console)
+    confirmed = bea.post("/staff/vera/confirm", data={"csrf_token": csrf_of(bea, "/staff")})
+    assert confirmed.status_code == 303
     changed = account(console, "vera")
     assert changed is not None and changed.role == "approver"
     assert vera.get("/").status_code == 401
@@ -76,10 +144,30 @@ def test_changing_a_role_is_audited_and_ends_their_sessions(console: Console) ->
             select(HistoryEntry).where(HistoryEntry.action == "staff_role_changed")
         ).one()
         assert (entry.actor, entry.before, entry.after) == (
-            "ada",
+            "bea",
             {"role": "verifier"},
             {"role": "approver"},
         )
+        assert entry.note == "asked by ada, confirmed by bea"
+
+
+def test_a_waiting_change_can_be_withdrawn_and_a_withdrawn_account_never_works(
+    console: Console,
+) -> None:
+    admin(console)
+    ask_for(console, "new.person")
+    token = csrf_of(console.client, "/staff")
+    assert (
+        console.client.post("/staff/new.person/withdraw", data={"csrf_token": token}).status_code
+        == 303
+    )
+    bea = second_admin(console)
+    late = bea.post("/staff/new.person/confirm", data={"csrf_token": csrf_of(bea, "/staff")})
+    assert late.status_code == 409
+    enable = bea.post("/staff/new.person/enable", data={"csrf_token": csrf_of(bea, "/staff")})
+    assert enable.status_code == 409
+    gone = account(console, "new.person")
+    assert gone is not None and gone.disabled and gone.activated_at is None
 
 
 def test_an_admin_cannot_disable_or_demote_themselves(console: Console) -> None:

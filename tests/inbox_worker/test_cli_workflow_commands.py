@@ -24,6 +24,7 @@ from pcse_intake.workflows.models import (
     VerificationCall,
 )
 from tests.conftest import CORPUS
+from tests.staff_support import CliStaff, with_credentials
 
 Run = Callable[..., Result]
 PASSWORD = "Correct-Horse-42!\n"
@@ -38,10 +39,13 @@ def config(db_url: str, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def run(config: Path) -> Run:
+def run(config: Path, cli_staff: CliStaff) -> Run:
+    """Run one command; a decision gets `--credentials-stdin` and a fresh code for `--by`."""
     runner = CliRunner()
 
     def _run(*args: str, input: str | None = None, code: int = 0) -> Result:
+        if input is None:
+            args, input = with_credentials(cli_staff, args)
         result = runner.invoke(cli, ["--config", str(config), *args], input=input)
         assert result.exit_code == code, (args, result.output, result.exception)
         if code:
@@ -54,12 +58,12 @@ def run(config: Path) -> Run:
 
 
 @pytest.fixture
-def seeded(run: Run) -> Run:
+def seeded(run: Run, cli_staff: CliStaff) -> Run:
     run("db", "upgrade")
     run("registry", "import", str(DATA.joinpath("epraccur_sample.csv")))
     run("registry", "import", str(DATA.joinpath("practice_contacts.csv")))
-    run("staff", "add", "alice", "--role", "verifier", "--password-stdin", input=PASSWORD)
-    run("staff", "add", "bob", "--role", "approver", "--password-stdin", input=PASSWORD)
+    cli_staff.add("alice", "verifier")
+    cli_staff.add("bob", "approver")
     run("ingest", str(CORPUS / "037.eml"))
     return run
 
@@ -98,7 +102,7 @@ def counts(db_url: str) -> Callable[[], dict[str, int]]:
         (("requests", "show", "banana"), 1, "not a request reference"),
         (("approve", "PCSE-000001", "--by", "bob"), 1, "it must be verified"),
         (("approve", "PCSE-000001", "--by", "alice"), 1, "alice is a verifier"),
-        (("approve", "PCSE-000001", "--by", "nobody"), 1, "no staff account"),
+        (("approve", "PCSE-000001", "--by", "nobody"), 1, "not signed in"),
         (("verify", "PCSE-999999", "--by", "alice", "--outcome", "confirmed"), 1, "no request"),
         (
             (
@@ -150,7 +154,8 @@ def test_bad_input_is_one_line_with_the_documented_exit_code_and_changes_nothing
     message: str,
 ) -> None:
     before = counts()
-    result = seeded(*args, input=PASSWORD, code=code)
+    stdin = PASSWORD if args[0] == "staff" else None
+    result = seeded(*args, input=stdin, code=code)
     assert message in result.stderr
     assert counts() == before
 
@@ -163,8 +168,8 @@ def test_a_weak_password_is_refused_with_the_rule(seeded: Run) -> None:
 
 
 def test_the_password_is_asked_twice_when_not_on_stdin(seeded: Run) -> None:
-    result = seeded("staff", "add", "zed", "--role", "verifier", input=PASSWORD * 2)
-    assert "staff account zed (verifier) created" in result.output
+    result = seeded("staff", "add", "zed", "--role", "admin", input=PASSWORD * 2)
+    assert "staff account zed (admin) created" in result.output
 
 
 def test_a_bad_csv_row_names_its_line_and_imports_nothing(
@@ -258,8 +263,10 @@ def test_show_prints_the_practices_words_without_terminal_control_characters(
     assert "\x1b" not in text and "Message " in text and "  | " in text
 
 
-def test_an_admin_places_and_releases_a_legal_hold_and_others_are_refused(seeded: Run) -> None:
-    seeded("staff", "add", "root", "--role", "admin", "--password-stdin", input=PASSWORD)
+def test_an_admin_places_and_releases_a_legal_hold_and_others_are_refused(
+    seeded: Run, cli_staff: CliStaff
+) -> None:
+    cli_staff.add("root", "admin")
     hold = ("hold", "PCSE-000001", "--reason", "ICO request")
     seeded(*hold, "--by", "bob", code=1)  # an approver may not
     seeded(*hold, "--by", "root", "--release", code=1)  # nothing to release yet

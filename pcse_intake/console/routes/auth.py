@@ -1,4 +1,4 @@
-"""Sign in (the password, then the second factor's code when it is on) and sign out."""
+"""Sign in (the password, then the code or the first sign-in's set-up) and sign out."""
 
 from __future__ import annotations
 
@@ -14,13 +14,14 @@ from pcse_intake.console.pages import local_path, see_other
 from pcse_intake.console.routes import second_factor as second_factor_routes
 from pcse_intake.console.second_factor import start_challenge
 from pcse_intake.console.session_store import end_session
-from pcse_intake.console.signin import REFUSALS, Outcome, sign_in
+from pcse_intake.console.signin import Outcome, check_password, refusal
 from pcse_intake.console.signin_pages import (
     clear_cookie,
     finish_sign_in,
     set_cookie,
     sign_in_page,
 )
+from pcse_intake.workflows.authentication import needs_set_up
 
 router = APIRouter()
 router.include_router(second_factor_routes.router)
@@ -50,7 +51,7 @@ def sign_in_submit(
             detail="The sign-in form could not be checked. Reload the page and try again.",
         )
     address = client_address(request)
-    result = sign_in(
+    result = check_password(
         session,
         username=username,
         password=password,
@@ -60,14 +61,24 @@ def sign_in_submit(
     )
     next_path = local_path(next)
     if result.staff is None:
-        status_code, message = REFUSALS[result.outcome]
+        status_code, message = refusal(result.outcome)
         return sign_in_page(
             request, state, next_path=next_path, error=message, status_code=status_code
         )
     if result.outcome is Outcome.PASSWORD_ACCEPTED:
-        # Half signed in: a challenge of its own (not a session) until the code is entered.
-        token = start_challenge(session, staff=result.staff, address=address, now=moment)
-        response = see_other(f"/sign-in/code?next={quote(next_path, safe='/')}")
+        # Half signed in: a challenge of its own (not a session) until the code is entered,
+        # or, at the first sign-in, until the account is set up.
+        set_up = needs_set_up(result.staff, second_factor=state.second_factor)
+        token = start_challenge(
+            session,
+            staff=result.staff,
+            address=address,
+            now=moment,
+            set_up=set_up,
+            second_factor=state.second_factor,
+        )
+        page = "set-up" if set_up else "code"
+        response = see_other(f"/sign-in/{page}?next={quote(next_path, safe='/')}")
         set_cookie(response, state, state.pending_cookie, token)
         clear_cookie(response, state, state.signin_cookie)
         return response

@@ -177,7 +177,7 @@ def reject(ctx: Post, ref: str, version: Version, reason: Text = "") -> Response
 
 @router.post("/{ref}/cancel-change")
 def cancel_change(ctx: Post, ref: str, version: Version, reason: Text = "") -> Response:
-    """Stop an approved e-mail change in its cooling-off period (approver or admin)."""
+    """Stop an approved e-mail change in its cooling-off period (an approver)."""
 
     def change() -> object:
         return pending_changes.cancel_change(

@@ -1,5 +1,5 @@
-"""Staff accounts (admins only): add, change role, disable or enable, unlock, reset the second
-factor."""
+"""Staff accounts (admins only): add or change a role (a second admin confirms), disable or
+enable, unlock, reset the second factor."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from pcse_intake.console import staff_admin
 from pcse_intake.console.deps import DbSession, Post, Posted, Who, require
 from pcse_intake.console.pages import render, see_other
 from pcse_intake.console.permissions import Action
-from pcse_intake.workflows import staff as staff_accounts
+from pcse_intake.workflows import staff_changes
 from pcse_intake.workflows.errors import WorkflowRefusal
-from pcse_intake.workflows.models import StaffRole
+from pcse_intake.workflows.models import StaffChangeKind, StaffRole
 
 router = APIRouter(prefix="/staff")
 
@@ -30,6 +30,7 @@ def _page(
     error: str | None = None,
     status_code: int = 200,
     form: dict[str, str] | None = None,
+    handover: dict[str, str] | None = None,
 ) -> Response:
     return render(
         request,
@@ -39,6 +40,8 @@ def _page(
             "roles": ROLES,
             "error": error,
             "form": form or {"username": "", "role": "verifier"},
+            # Half of a one-time password, shown once, in this response only.
+            "handover": handover,
         },
         status_code=status_code,
     )
@@ -55,37 +58,32 @@ def staff_add(
     ctx: Post,
     username: Username,
     role: Annotated[str, Form(max_length=20)],
-    password: Annotated[str, Form(max_length=1000)],
 ) -> Response:
+    """Ask for a new account; it works once a second admin confirms it. Each of the two is
+    shown half of its one-time password, so neither can sign in as it alone."""
     require(ctx.who, Action.ADMINISTER)
-    error: str | None = None
-    if role not in ROLES:
-        error = f"{role!r} is not a role"
-    else:
-        try:
-            with ctx.session.begin_nested():
-                staff_accounts.create_staff(
-                    ctx.session,
-                    username=username.strip(),
-                    role=StaffRole(role),
-                    password=password,
-                    now=ctx.now,
-                    by=ctx.by,
-                )
-        except WorkflowRefusal as refusal:
-            error = str(refusal)
-    if error is not None:
+    name = username.strip()
+    try:
+        with ctx.session.begin_nested():
+            half = staff_changes.request_account(
+                ctx.session, username=name, role=role, by=ctx.by, now=ctx.now
+            )
+    except WorkflowRefusal as refusal:
         return _page(
             ctx.request,
             ctx.session,
-            error=f"The account was not added: {error}.",
+            error=f"The account was not added: {refusal}.",
             status_code=422,
             form={"username": username, "role": role},
         )
-    return see_other("/staff?notice=staff_added")
+    return _page(
+        ctx.request,
+        ctx.session,
+        handover={"username": name, "half": half, "which": "first", "step": "asked"},
+    )
 
 
-def _change(ctx: Posted, notice: str, change: Callable[[], None]) -> Response:
+def _change(ctx: Posted, notice: str, change: Callable[[], object]) -> Response:
     """Run one account change; a refusal re-shows the page with its plain-English reason."""
     require(ctx.who, Action.ADMINISTER)
     try:
@@ -98,11 +96,46 @@ def _change(ctx: Posted, notice: str, change: Callable[[], None]) -> Response:
 
 @router.post("/{username}/role")
 def staff_role(ctx: Post, username: str, role: Annotated[str, Form(max_length=20)]) -> Response:
+    """Ask for a new role; it takes effect once a second admin confirms it."""
     return _change(
         ctx,
-        "role_changed",
-        lambda: staff_admin.change_role(
+        "role_change_requested",
+        lambda: staff_changes.request_role_change(
             ctx.session, username=username, role=role, by=ctx.by, now=ctx.now
+        ),
+    )
+
+
+@router.post("/{username}/confirm")
+def staff_confirm(ctx: Post, username: str) -> Response:
+    """A second admin confirms what another asked for: a new account, or a new role."""
+    require(ctx.who, Action.ADMINISTER)
+    try:
+        with ctx.session.begin_nested():
+            confirmed = staff_admin.confirm(ctx.session, username=username, by=ctx.by, now=ctx.now)
+    except WorkflowRefusal as refusal:
+        return _page(ctx.request, ctx.session, error=str(refusal), status_code=409)
+    if confirmed.kind is StaffChangeKind.CREATED and confirmed.password_half is not None:
+        return _page(
+            ctx.request,
+            ctx.session,
+            handover={
+                "username": username,
+                "half": confirmed.password_half,
+                "which": "second",
+                "step": "confirmed",
+            },
+        )
+    return see_other("/staff?notice=role_changed")
+
+
+@router.post("/{username}/withdraw")
+def staff_withdraw(ctx: Post, username: str) -> Response:
+    return _change(
+        ctx,
+        "change_withdrawn",
+        lambda: staff_changes.withdraw_change(
+            ctx.session, username=username, by=ctx.by, now=ctx.now
         ),
     )
 
@@ -110,7 +143,7 @@ def staff_role(ctx: Post, username: str, role: Annotated[str, Form(max_length=20
 @router.post("/{username}/{change}")
 def staff_access(ctx: Post, username: str, change: str) -> Response:
     """Disable, enable or unlock one account, or reset its second factor."""
-    changes: dict[str, tuple[str, Callable[[], None]]] = {
+    changes: dict[str, tuple[str, Callable[[], object]]] = {
         "disable": (
             "disabled",
             lambda: staff_admin.set_disabled(

@@ -9,6 +9,7 @@ import click
 from sqlalchemy.orm import Session
 
 from pcse_intake.config import Settings
+from pcse_intake.inbox_worker.cli.credentials import authenticate_staff, credentials_stdin
 from pcse_intake.inbox_worker.cli.workflow_support import run_in_transaction
 
 if TYPE_CHECKING:
@@ -17,12 +18,17 @@ if TYPE_CHECKING:
 
 @click.command(name="cancel")
 @click.argument("ref")
-@click.option("--by", required=True, help="The staff account doing this (approver or admin).")
+@click.option("--by", required=True, help="The approver doing this (password and code asked).")
 @click.option("--reason", required=True, help="Why, in words the practice will read.")
+@credentials_stdin
 @click.pass_context
-def cancel_command(ctx: click.Context, ref: str, by: str, reason: str) -> None:
+def cancel_command(
+    ctx: click.Context, ref: str, by: str, reason: str, credentials_stdin: bool
+) -> None:
     """Cancel an e-mail change in its cooling-off period; both addresses are told why."""
     from pcse_intake.workflows.pending_changes import cancel_change
+
+    by = authenticate_staff(ctx, by=by, from_stdin=credentials_stdin)
 
     def action(session: Session, settings: Settings, now: datetime) -> Request:
         return cancel_change(session, ref=ref, by=by, reason=reason, now=now, settings=settings)

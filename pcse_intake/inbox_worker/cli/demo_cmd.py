@@ -1,4 +1,5 @@
-"""`pcse-intake demo`: everything on one machine (embedded IMAP and SMTP, SQLite, console)."""
+"""`pcse-intake demo`: everything on one machine (embedded IMAP and SMTP, SQLite, console);
+`pcse-intake demo credentials NAME`: a demo account's password and current code."""
 
 from __future__ import annotations
 
@@ -7,15 +8,19 @@ from pathlib import Path
 
 import click
 
+from pcse_intake.inbox_worker.cli.common import Refused
 
-@click.command(name="demo")
-@click.option(
+FOLDER = click.option(
     "--folder",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("demo-data"),
     show_default=True,
     help="Where the demo keeps its database, config and the e-mails it sent.",
 )
+
+
+@click.group(name="demo", invoke_without_command=True)
+@FOLDER
 @click.option(
     "--for",
     "seconds",
@@ -29,6 +34,8 @@ def demo_command(
     ctx: click.Context, folder: Path, seconds: float | None, console_port: int | None
 ) -> None:
     """Run the whole system locally with sample e-mails; prints what to try next."""
+    if ctx.invoked_subcommand is not None:
+        return
     from pcse_intake.inbox_worker.demo import DemoOptions, run_demo
 
     def say(text: str) -> None:
@@ -37,3 +44,23 @@ def demo_command(
 
     options = DemoOptions(folder=folder, seconds=seconds, console_port=console_port)
     ctx.exit(run_demo(options, say=say))
+
+
+@demo_command.command(name="credentials")
+@click.argument("name")
+@FOLDER
+def credentials_command(name: str, folder: Path) -> None:
+    """Print demo account NAME's password and the code its authenticator app shows now.
+
+    Two lines, as `--credentials-stdin` reads them, so they can be piped into a command.
+    It knows only the accounts a demo wrote into FOLDER: it is no use anywhere else.
+    """
+    from datetime import UTC, datetime
+
+    from pcse_intake.inbox_worker.demo import current_code, read_accounts
+
+    account = read_accounts(folder).get(name)
+    if account is None:
+        raise Refused(f"{name} is not a demo account in {folder} (run `pcse-intake demo` first)")
+    click.echo(account.password)
+    click.echo(current_code(folder, account, datetime.now(UTC)))

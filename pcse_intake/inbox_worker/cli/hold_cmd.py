@@ -8,6 +8,7 @@ import click
 from sqlalchemy.orm import Session
 
 from pcse_intake.config import Settings
+from pcse_intake.inbox_worker.cli.credentials import authenticate_staff, credentials_stdin
 from pcse_intake.inbox_worker.cli.workflow_support import run_in_transaction
 
 
@@ -16,10 +17,15 @@ from pcse_intake.inbox_worker.cli.workflow_support import run_in_transaction
 @click.option("--by", required=True, help="The admin placing or releasing the hold.")
 @click.option("--reason", required=True, help="Why: the case, inquiry or request it serves.")
 @click.option("--release", is_flag=True, help="End the standing hold instead of placing one.")
+@credentials_stdin
 @click.pass_context
-def hold_command(ctx: click.Context, ref: str, by: str, reason: str, release: bool) -> None:
+def hold_command(
+    ctx: click.Context, ref: str, by: str, reason: str, release: bool, credentials_stdin: bool
+) -> None:
     """Keep a request's raw e-mails through the retention purge (admins only)."""
     from pcse_intake.workflows.legal_hold import place_hold, release_hold
+
+    by = authenticate_staff(ctx, by=by, from_stdin=credentials_stdin)
 
     change = release_hold if release else place_hold
 

@@ -35,9 +35,9 @@ def serve_command(ctx: click.Context, bind: str | None, port: int | None) -> Non
         host=host,
         port=listen_port,
         log_level=settings.logging.level.lower(),
-        # Only a proxy on this machine may tell us the client's address (login throttling).
-        proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        # The console reads X-Forwarded-For itself, and only from the proxies that
+        # [console] trusted_proxies names: uvicorn would believe any local process.
+        proxy_headers=False,
         server_header=False,
         date_header=True,
     )

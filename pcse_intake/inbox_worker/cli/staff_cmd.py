@@ -1,4 +1,7 @@
-"""`pcse-intake staff add NAME --role ...`: create a staff account for the console and the CLI."""
+"""`pcse-intake staff add NAME --role admin`: the operator's bootstrap of the first admins.
+
+Every other account is made in the console, where one admin asks and a second confirms.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from pcse_intake.config import Settings
 from pcse_intake.inbox_worker.cli.common import UsageProblem
+from pcse_intake.inbox_worker.cli.credentials import cli_address
 from pcse_intake.inbox_worker.cli.workflow_support import run_in_transaction
 
 ROLES = ("verifier", "approver", "admin")
@@ -28,16 +32,17 @@ def staff_group() -> None:
     is_flag=True,
     help="Read the password from the first line of standard input instead of asking.",
 )
-@click.option("--by", default="system", show_default=True, help="Who is creating it (history).")
 @click.pass_context
-def add_command(ctx: click.Context, name: str, role: str, password_stdin: bool, by: str) -> None:
-    """Create staff account NAME (verifier: verify; approver: verify, approve, reject; admin: all).
+def add_command(ctx: click.Context, name: str, role: str, password_stdin: bool) -> None:
+    """Bootstrap admin NAME from the host, while fewer than two admins can sign in.
 
-    The password must follow the PCSE rule: at least 12 characters, with an upper-case and a
-    lower-case letter, a number and one of ! $ % ^ & * @ # ? -.
+    Only admins are made here, and only until two can sign in; after that an admin asks for
+    each new account in the console and a second admin confirms it. The password given is
+    a one-time password: the first sign-in replaces it and sets up the authenticator app. It
+    must follow the PCSE rule: at least 12 characters, with an upper-case and a lower-case
+    letter, a number and one of ! $ % ^ & * @ # ? -.
     """
-    from pcse_intake.workflows.models import StaffRole
-    from pcse_intake.workflows.staff import check_password_rule, create_staff
+    from pcse_intake.workflows.staff import bootstrap_admin, check_password_rule
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -50,10 +55,13 @@ def add_command(ctx: click.Context, name: str, role: str, password_stdin: bool, 
         raise UsageProblem("the password " + "; ".join(failures))
 
     def action(session: Session, _settings: Settings, now: datetime) -> str:
-        staff = create_staff(
-            session, username=name, role=StaffRole(role), password=password, now=now, by=by
+        staff = bootstrap_admin(
+            session, username=name, role=role, password=password, now=now, by=cli_address()
         )
         return staff.username
 
     username = run_in_transaction(ctx, action)
-    click.echo(f"staff account {username} ({role}) created")
+    click.echo(
+        f"staff account {username} ({role}) created; its first sign-in in the console "
+        "replaces the password and sets up the authenticator app"
+    )

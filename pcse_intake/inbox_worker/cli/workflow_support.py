@@ -34,6 +34,11 @@ def refusals() -> Iterator[None]:
         raise UsageProblem(f"database error: {first[0] if first else 'unknown'}") from exc
 
 
+def clock() -> datetime:
+    """The time every command works with (the wall clock, in UTC)."""
+    return datetime.now(UTC)
+
+
 def run_in_transaction(ctx: click.Context, action: Callable[[Session, Settings, datetime], T]) -> T:
     """Open the database, run `action` in one transaction (rolled back on refusal)."""
     from pcse_intake.workflows.db import transaction
@@ -42,7 +47,7 @@ def run_in_transaction(ctx: click.Context, action: Callable[[Session, Settings, 
     database = open_database(settings)
     try:
         with refusals(), transaction(database.sessions) as session:
-            return action(session, settings, datetime.now(UTC))
+            return action(session, settings, clock())
     finally:
         database.engine.dispose()
 

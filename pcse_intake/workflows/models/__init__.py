@@ -14,7 +14,7 @@ from pcse_intake.workflows.models.request import (
     VerificationCall,
     format_ref,
 )
-from pcse_intake.workflows.models.staff import Staff, StaffRole
+from pcse_intake.workflows.models.staff import Staff, StaffChange, StaffChangeKind, StaffRole
 
 __all__ = [
     "MAX_ROW_ID",
@@ -35,6 +35,8 @@ __all__ = [
     "Role",
     "SignInAttempt",
     "Staff",
+    "StaffChange",
+    "StaffChangeKind",
     "StaffRole",
     "VerificationCall",
     "format_ref",
