@@ -66,7 +66,7 @@ def authenticate_staff(ctx: click.Context, *, by: str, from_stdin: bool) -> str:
     from pcse_intake.workflows.db import transaction
 
     settings = settings_from(ctx)
-    second_factor = settings.console.second_factor == "required"
+    second_factor = settings.console.second_factor != "off"
     credentials = read_credentials(from_stdin=from_stdin, by=by, second_factor=second_factor)
     database = open_database(settings)
     try:
